@@ -1,0 +1,50 @@
+//! A person in the funnel. Its stage changes only together with a `lead_event` row.
+
+use sea_orm::entity::prelude::*;
+
+use crate::enums::{Channel, Stage};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "lead")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Lower-cased; unique.
+    #[sea_orm(unique)]
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub account_id: Option<Uuid>,
+    pub channel: Channel,
+    pub campaign_id: Option<Uuid>,
+    pub score: i32,
+    pub stage: Stage,
+    /// The sales rep who owns the lead; none while marketing owns it.
+    pub owner_id: Option<Uuid>,
+    /// Bumped by every change; clients send it back as `expectedVersion`.
+    pub version: i32,
+    pub stage_entered_at: DateTimeUtc,
+    /// First call, meeting or email by sales while the lead is a SAL.
+    pub first_contact_at: Option<DateTimeUtc>,
+    /// Deal value in minor units of `currency_code` (from SQL on; the final amount once won).
+    pub deal_value_amount: Option<i64>,
+    pub currency_code: Option<String>,
+    /// Qualification answers given when the lead became a SQL.
+    pub budget: Option<String>,
+    pub authority: Option<String>,
+    pub need: Option<String>,
+    pub timeline: Option<String>,
+    /// The reason of the latest return, disqualification or loss.
+    pub reason_code: Option<String>,
+    pub reason_note: Option<String>,
+    /// How many times sales returned the lead to marketing.
+    pub recycle_count: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,15 @@
+//! Baton's tables as sea-orm entities: one module per table, plain data, no API concerns.
+
+pub mod account;
+pub mod campaign;
+pub mod enums;
+pub mod kpi_definition;
+pub mod lead;
+pub mod lead_event;
+pub mod reason;
+pub mod setting;
+pub mod stage;
+pub mod touchpoint;
+pub mod user;
+
+pub use enums::{Channel, KpiDirection, KpiUnit, LeadEventKind, Role, Stage, Team, TouchpointKind};

@@ -1,0 +1,95 @@
+//! Runs the migrations on a fresh SQLite database and reads and writes rows through the
+//! entities, so a column that does not match its entity fails here rather than in the API.
+
+use entity::{Channel, LeadEventKind, Stage, Team, lead, lead_event, stage};
+use sea_orm_migration::sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    Database, EntityTrait, NotSet, PaginatorTrait, QueryOrder,
+    prelude::{Json, Uuid},
+};
+
+use super::*;
+
+#[tokio::test]
+async fn migrations_match_entities_on_sqlite() {
+    // sea-orm gives SQLite a one-connection pool, so the in-memory database lives for the test.
+    let db = Database::connect("sqlite::memory:").await.expect("open sqlite");
+    // A full round trip first: every `down` must undo its `up`.
+    Migrator::up(&db, None).await.expect("migrate up");
+    Migrator::down(&db, None).await.expect("migrate down");
+    Migrator::up(&db, None).await.expect("migrate up again");
+
+    // Seeds decode through the entities, timestamps included.
+    let sql = stage::Entity::find_by_id(Stage::Sql).one(&db).await.expect("query stage").expect("SQL stage");
+    assert_eq!((sql.team, sql.sla_minutes, sql.win_probability_percent), (Team::Sales, Some(43_200), 35));
+    assert_eq!(stage::Entity::find().count(&db).await.expect("count stages"), 7);
+    assert_eq!(entity::kpi_definition::Entity::find().count(&db).await.expect("count kpis"), 12);
+    let reason = entity::reason::Entity::find_by_id("NO_BUDGET").one(&db).await.expect("query reason");
+    assert!(reason.expect("NO_BUDGET reason").active);
+
+    // The event log: positions come from the database, in insertion order.
+    // PostgreSQL keeps microseconds, so compare at that precision.
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6);
+    let new_lead = lead::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set("ada@example.com".into()),
+        first_name: Set(None),
+        last_name: Set(None),
+        title: Set(None),
+        account_id: Set(None),
+        channel: Set(Channel::Webinar),
+        campaign_id: Set(None),
+        score: Set(0),
+        stage: Set(Stage::Lead),
+        owner_id: Set(None),
+        version: Set(1),
+        stage_entered_at: Set(now),
+        first_contact_at: Set(None),
+        deal_value_amount: Set(None),
+        currency_code: Set(None),
+        budget: Set(None),
+        authority: Set(None),
+        need: Set(None),
+        timeline: Set(None),
+        reason_code: Set(Some("NO_BUDGET".into())),
+        reason_note: Set(None),
+        recycle_count: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    // Foreign keys are enforced: an unknown reason code is refused.
+    let mut bad = new_lead.clone();
+    bad.reason_code = Set(Some("NO_SUCH_REASON".into()));
+    assert!(bad.insert(&db).await.is_err(), "unknown reason code accepted");
+    let lead = new_lead.insert(&db).await.expect("insert lead");
+    for kind in [LeadEventKind::Created, LeadEventKind::StageChanged] {
+        lead_event::ActiveModel {
+            position: NotSet,
+            id: Set(Uuid::now_v7()),
+            lead_id: Set(lead.id),
+            kind: Set(kind),
+            from_stage: Set(None),
+            to_stage: Set(Some(Stage::Lead)),
+            from_stage_entered_at: Set(None),
+            actor_id: Set(None),
+            owner_id: Set(None),
+            channel: Set(lead.channel),
+            campaign_id: Set(None),
+            reason_code: Set(None),
+            note: Set(None),
+            amount: Set(Some(480_050)),
+            currency_code: Set(Some("EUR".into())),
+            detail: Set(Some(Json::from("routed"))),
+            occurred_at: Set(now),
+        }
+        .insert(&db)
+        .await
+        .expect("insert lead_event");
+    }
+    let events =
+        lead_event::Entity::find().order_by_asc(lead_event::Column::Position).all(&db).await.expect("read lead_event");
+    assert_eq!(events.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(events[1].occurred_at, now);
+    assert_eq!(events[1].detail, Some(Json::from("routed")));
+}

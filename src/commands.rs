@@ -1,0 +1,70 @@
+//! What each subcommand does.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::Authenticator,
+    config::{Cli, Command, Environment, ServeArgs, UserCommand},
+    db, domain, graphql, service,
+    startup::{self, ServerOptions},
+};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.database, args).await,
+        Command::Migrate => {
+            let (db, _) = db::connect(&cli.database).await?;
+            db::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", graphql::schema::sdl());
+            Ok(())
+        }
+        Command::User(UserCommand::Add(args)) => {
+            let (db, _) = db::connect(&cli.database).await?;
+            db::migrate(&db).await?;
+            let user = service::user::add(&db, &args.email, &args.name, args.role, args.team)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
+            println!("{}", user.id);
+            Ok(())
+        }
+        Command::Token(args) => {
+            let (db, _) = db::connect(&cli.database).await?;
+            db::migrate(&db).await?;
+            let user = service::user::find_by_email(&db, &args.email)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?
+                .filter(|user| user.active)
+                .with_context(|| format!("no active user has the email {}", args.email))?;
+            let auth = Authenticator::from_config(&args.jwt, &db, false).await?;
+            println!("{}", auth.issue(user.id, args.ttl)?);
+            Ok(())
+        }
+        Command::Seed(_) => anyhow::bail!("pending"),
+    }
+}
+
+async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> anyhow::Result<()> {
+    let production = args.environment == Environment::Production;
+    let state = startup::build_state(database, &args.jwt, production).await?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let options = ServerOptions { graphiql: args.graphiql_enabled(), introspection: args.introspection_enabled() };
+    println!("Baton is serving GraphQL at http://{address}/graphql");
+    if options.graphiql {
+        println!("GraphiQL: http://{address}/ (add the header Authorization: Bearer <token>)");
+    }
+    if args.demo {
+    } else {
+        println!("Get a token: baton user add --email you@example.com --name You --role ADMIN");
+        println!("             baton token --email you@example.com");
+    }
+    startup::serve(listener, startup::router(state, options), startup::shutdown_signal()).await?;
+    Ok(())
+}

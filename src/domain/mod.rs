@@ -1,0 +1,8 @@
+//! Baton's rules, free of I/O: the funnel, who may do what, money, and input parsing.
+
+pub mod access;
+pub mod email;
+pub mod funnel;
+pub mod money;
+pub mod text;
+pub mod time;

@@ -1,0 +1,12 @@
+//! The GraphQL API: a data-free schema builder, resolvers per domain, and output types
+//! kept apart from the entities.
+
+pub mod context;
+pub mod cursor;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod schema;
+pub mod types;
+
+pub use schema::{BatonSchema, SchemaOptions, build_schema};

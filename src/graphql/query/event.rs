@@ -1,0 +1,36 @@
+use async_graphql::{Context, Object, Result};
+
+use crate::{
+    graphql::{
+        context::ContextExt,
+        cursor,
+        types::{
+            enums::EventOrder,
+            event::{LeadEventConnection, LeadEventFilter, event_connection},
+        },
+    },
+    service::{self, page::PageRequest},
+};
+
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// The event log, for the leads the viewer may see.
+    async fn lead_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last event already seen.")] after: Option<String>,
+        #[graphql(desc = "Conditions every event must meet.")] filter: Option<LeadEventFilter>,
+        #[graphql(desc = "Newest first (default) or oldest first.")] order: Option<EventOrder>,
+    ) -> Result<LeadEventConnection> {
+        let state = ctx.state()?;
+        let filter = filter.unwrap_or_default().to_service()?;
+        let page = PageRequest::new(first, cursor::decode_optional(cursor::EVENT, after.as_deref())?)?;
+        let order = order.unwrap_or(EventOrder::NewestFirst).into();
+        let events = service::event::list(&state.db, ctx.viewer()?, &filter, order, &page).await?;
+        Ok(event_connection(events))
+    }
+}

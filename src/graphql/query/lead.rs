@@ -1,0 +1,39 @@
+use async_graphql::{Context, ID, Object, Result};
+
+use crate::{
+    graphql::{
+        context::{ContextExt, parse_id},
+        types::lead::{Lead, LeadConnection, LeadFilter, LeadOrder, decode_lead_cursor, lead_connection},
+    },
+    service::{self, page::PageRequest},
+};
+
+#[derive(Default)]
+pub struct LeadQuery;
+
+#[Object]
+impl LeadQuery {
+    /// A lead by id; null when it does not exist or the viewer may not see it.
+    async fn lead(&self, ctx: &Context<'_>, #[graphql(desc = "The lead's id.")] id: ID) -> Result<Option<Lead>> {
+        let state = ctx.state()?;
+        let lead = service::lead::find(&state.db, ctx.viewer()?, parse_id("id", &id)?).await?;
+        Ok(lead.map(Lead))
+    }
+
+    /// The leads the viewer may see, filtered and sorted. Reps see the MQL queue and their own leads.
+    async fn leads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, at most 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last lead already seen.")] after: Option<String>,
+        #[graphql(desc = "Conditions every lead must meet.")] filter: Option<LeadFilter>,
+        #[graphql(desc = "Sort order (default: newest first).")] order_by: Option<LeadOrder>,
+    ) -> Result<LeadConnection> {
+        let state = ctx.state()?;
+        let filter = filter.unwrap_or_default().to_service()?;
+        let order = LeadOrder::to_service(order_by);
+        let page = PageRequest::new(first, decode_lead_cursor(after.as_deref())?)?;
+        let leads = service::lead::list(&state.db, ctx.viewer()?, &filter, order, &page).await?;
+        Ok(lead_connection(leads, order))
+    }
+}

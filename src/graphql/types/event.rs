@@ -1,0 +1,148 @@
+//! Lead events in the API.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::lead_event;
+
+use super::{
+    connection::connection,
+    enums::{LeadEventKind, Stage, convert_all},
+    lead::Lead,
+    money::Money,
+    stage::Reason,
+    user::User,
+};
+use crate::{
+    error::AppResult,
+    graphql::{
+        context::{ContextExt, parse_optional_id},
+        cursor,
+    },
+    service::{event::EventFilter, page::Page},
+};
+
+pub struct LeadEvent(pub lead_event::Model);
+
+/// One entry of a lead's append-only history.
+#[Object]
+impl LeadEvent {
+    /// Unique id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Opaque position in the log; pass it as `after` to continue from here.
+    async fn cursor(&self) -> String {
+        event_cursor(&self.0)
+    }
+
+    /// What happened.
+    async fn kind(&self) -> LeadEventKind {
+        self.0.kind.into()
+    }
+
+    /// The lead it happened to; null if the viewer may no longer see it.
+    async fn lead(&self, ctx: &Context<'_>) -> Result<Option<Lead>> {
+        let viewer = ctx.viewer()?;
+        let lead = ctx.loaders()?.leads.load_one(self.0.lead_id).await?;
+        Ok(lead.filter(|lead| viewer.can_see_lead(lead.stage, lead.owner_id)).map(Lead))
+    }
+
+    /// The stage the lead left, for stage changes.
+    async fn from_stage(&self) -> Option<Stage> {
+        self.0.from_stage.map(Into::into)
+    }
+
+    /// The stage the lead entered, for creation and stage changes.
+    async fn to_stage(&self) -> Option<Stage> {
+        self.0.to_stage.map(Into::into)
+    }
+
+    /// Seconds the lead had spent in `fromStage` when it left.
+    async fn time_in_previous_stage_seconds(&self) -> Option<i64> {
+        let entered = self.0.from_stage_entered_at?;
+        Some((self.0.occurred_at - entered).num_seconds())
+    }
+
+    /// Who did it; null when the system did (automatic qualification, SLA checks).
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(actor_id) = self.0.actor_id else { return Ok(None) };
+        Ok(ctx.loaders()?.users.load_one(actor_id).await?.map(User))
+    }
+
+    /// The lead's owner after the event.
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(owner_id) = self.0.owner_id else { return Ok(None) };
+        Ok(ctx.loaders()?.users.load_one(owner_id).await?.map(User))
+    }
+
+    /// Why, for returns, disqualifications and losses.
+    async fn reason(&self, ctx: &Context<'_>) -> Result<Option<Reason>> {
+        let Some(code) = &self.0.reason_code else { return Ok(None) };
+        Ok(ctx.loaders()?.reasons.load_one(code.clone()).await?.map(Reason))
+    }
+
+    /// Free text given with the reason.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    /// Money the event moved: the deal value on becoming a SQL, the final amount when won.
+    async fn amount(&self) -> Option<Money> {
+        Money::from_minor(self.0.amount, self.0.currency_code.as_deref())
+    }
+
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+}
+
+/// The opaque cursor of an event.
+pub fn event_cursor(event: &lead_event::Model) -> String {
+    cursor::encode(cursor::EVENT, &event.position)
+}
+
+/// Builds an event connection from a page.
+pub fn event_connection(page: Page<lead_event::Model>) -> LeadEventConnection {
+    let items = page.items.into_iter().map(|event| (event_cursor(&event), LeadEvent(event)));
+    LeadEventConnection::new(items, page.has_next_page)
+}
+
+connection!(
+    LeadEventConnection,
+    LeadEventEdge,
+    LeadEvent,
+    "A page of lead events.",
+    "A lead event in a page, with its cursor."
+);
+
+/// Which events to list or receive. Every condition given must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct LeadEventFilter {
+    /// Events of this lead.
+    pub lead_id: Option<ID>,
+    /// Events of any of these kinds.
+    pub kinds: Option<Vec<LeadEventKind>>,
+    /// Events that moved a lead into any of these stages.
+    pub to_stages: Option<Vec<Stage>>,
+    /// Events made by this user.
+    pub actor_id: Option<ID>,
+    /// Events at or after this time.
+    pub occurred_from: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub occurred_to: Option<DateTime<Utc>>,
+}
+
+impl LeadEventFilter {
+    pub fn to_service(&self) -> AppResult<EventFilter> {
+        Ok(EventFilter {
+            lead_id: parse_optional_id("leadId", self.lead_id.as_ref())?,
+            kinds: convert_all(self.kinds.as_ref()),
+            to_stages: convert_all(self.to_stages.as_ref()),
+            actor_id: parse_optional_id("actorId", self.actor_id.as_ref())?,
+            occurred_from: self.occurred_from,
+            occurred_to: self.occurred_to,
+        })
+    }
+}

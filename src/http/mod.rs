@@ -1,0 +1,33 @@
+//! HTTP endpoints: GraphQL over HTTP, GraphiQL, health and metrics.
+
+pub mod graphql;
+pub mod health;
+
+use async_graphql::http::GraphiQLSource;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::{graphql::BatonSchema, state::AppState};
+
+/// What the router's handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Database, authenticator and other request-wide parts.
+    pub app: AppState,
+    /// The executable schema.
+    pub schema: BatonSchema,
+    /// Renders the Prometheus exposition at `/metrics`.
+    pub prometheus: PrometheusHandle,
+    /// Whether GraphiQL is served at `/`.
+    pub graphiql: bool,
+}
+
+/// GraphiQL, when enabled.
+pub async fn graphiql(axum::extract::State(http): axum::extract::State<HttpState>) -> Response {
+    if !http.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(GraphiQLSource::build().title("Baton").endpoint("/graphql").subscription_endpoint("/graphql").finish())
+        .into_response()
+}

@@ -1,0 +1,106 @@
+//! Reading the `lead_event` log, and building the rows commands append to it.
+
+use chrono::{DateTime, Utc};
+use entity::{LeadEventKind, Stage, lead, lead_event};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Query,
+};
+use uuid::Uuid;
+
+use super::{
+    lead::scope_condition,
+    page::{Page, PageRequest},
+};
+use crate::{domain::access::Viewer, error::AppResult};
+
+/// Which events to list.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub lead_id: Option<Uuid>,
+    pub kinds: Option<Vec<LeadEventKind>>,
+    pub to_stages: Option<Vec<Stage>>,
+    pub actor_id: Option<Uuid>,
+    pub occurred_from: Option<DateTime<Utc>>,
+    pub occurred_to: Option<DateTime<Utc>>,
+}
+
+/// Log order or its reverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOrder {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// Events of the leads the viewer may see, in log order (or reversed), after a log position.
+#[tracing::instrument(skip_all, fields(lead_id = ?filter.lead_id))]
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &EventFilter,
+    order: EventOrder,
+    page: &PageRequest<i64>,
+) -> AppResult<Page<lead_event::Model>> {
+    let mut condition = Condition::all();
+    if let Some(scope) = scope_condition(viewer) {
+        let visible_leads = Query::select().column(lead::Column::Id).from(lead::Entity).cond_where(scope).to_owned();
+        condition = condition.add(lead_event::Column::LeadId.in_subquery(visible_leads));
+    }
+    if let Some(lead_id) = filter.lead_id {
+        condition = condition.add(lead_event::Column::LeadId.eq(lead_id));
+    }
+    if let Some(kinds) = &filter.kinds {
+        condition = condition.add(lead_event::Column::Kind.is_in(kinds.iter().copied()));
+    }
+    if let Some(stages) = &filter.to_stages {
+        condition = condition.add(lead_event::Column::ToStage.is_in(stages.iter().copied()));
+    }
+    if let Some(actor_id) = filter.actor_id {
+        condition = condition.add(lead_event::Column::ActorId.eq(actor_id));
+    }
+    if let Some(from) = filter.occurred_from {
+        condition = condition.add(lead_event::Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = filter.occurred_to {
+        condition = condition.add(lead_event::Column::OccurredAt.lt(to));
+    }
+    let query = match (order, page.after) {
+        (EventOrder::OldestFirst, Some(after)) => {
+            lead_event::Entity::find().filter(lead_event::Column::Position.gt(after))
+        }
+        (EventOrder::NewestFirst, Some(after)) => {
+            lead_event::Entity::find().filter(lead_event::Column::Position.lt(after))
+        }
+        (_, None) => lead_event::Entity::find(),
+    };
+    let query = match order {
+        EventOrder::OldestFirst => query.order_by_asc(lead_event::Column::Position),
+        EventOrder::NewestFirst => query.order_by_desc(lead_event::Column::Position),
+    };
+    let rows = query.filter(condition).limit(page.first + 1).all(db).await?;
+    Ok(Page::from_overfetch(rows, page.first))
+}
+
+/// The `CREATED` event of a new lead.
+pub fn created(lead: &lead::Model, actor: Option<Uuid>) -> lead_event::ActiveModel {
+    lead_event::ActiveModel {
+        position: NotSet,
+        id: Set(Uuid::now_v7()),
+        lead_id: Set(lead.id),
+        kind: Set(LeadEventKind::Created),
+        from_stage: Set(None),
+        to_stage: Set(Some(lead.stage)),
+        from_stage_entered_at: Set(None),
+        actor_id: Set(actor),
+        owner_id: Set(lead.owner_id),
+        channel: Set(lead.channel),
+        campaign_id: Set(lead.campaign_id),
+        reason_code: Set(None),
+        note: Set(None),
+        amount: Set(None),
+        currency_code: Set(None),
+        detail: Set(None),
+        occurred_at: Set(lead.created_at),
+    }
+}

@@ -1,0 +1,439 @@
+//! Reading and creating leads.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::{Channel, Stage, account, campaign, lead, lead_event};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, Value,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    event,
+    page::{Page, PageRequest, like_pattern},
+};
+use crate::{
+    domain::{
+        access::{LeadScope, Viewer},
+        email::Email,
+        text, time,
+    },
+    error::{AppError, AppResult},
+};
+
+/// Which leads to list. Every condition present must hold.
+#[derive(Clone, Debug, Default)]
+pub struct LeadFilter {
+    pub stages: Option<Vec<Stage>>,
+    pub owner_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    pub channels: Option<Vec<Channel>>,
+    pub campaign_id: Option<Uuid>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Matches name, email or company name, case-insensitively.
+    pub search: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeadOrderField {
+    CreatedAt,
+    UpdatedAt,
+    Score,
+    StageEnteredAt,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeadOrder {
+    pub field: LeadOrderField,
+    pub direction: SortDirection,
+}
+
+impl Default for LeadOrder {
+    fn default() -> Self {
+        Self { field: LeadOrderField::CreatedAt, direction: SortDirection::Desc }
+    }
+}
+
+/// Where a page of leads ends: the sort value and id of its last lead, and the ordering it
+/// belongs to (a cursor from another ordering is refused rather than misread).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeadCursor {
+    field: LeadOrderField,
+    direction: SortDirection,
+    value: SortValue,
+    id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum SortValue {
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+impl LeadCursor {
+    pub fn of(lead: &lead::Model, order: LeadOrder) -> Self {
+        let value = match order.field {
+            LeadOrderField::CreatedAt => SortValue::Time(lead.created_at),
+            LeadOrderField::UpdatedAt => SortValue::Time(lead.updated_at),
+            LeadOrderField::StageEnteredAt => SortValue::Time(lead.stage_entered_at),
+            LeadOrderField::Score => SortValue::Int(i64::from(lead.score)),
+        };
+        Self { field: order.field, direction: order.direction, value, id: lead.id }
+    }
+}
+
+/// The visibility condition for the viewer's leads, or none when they see every lead.
+pub fn scope_condition(viewer: &Viewer) -> Option<Condition> {
+    match viewer.lead_scope() {
+        LeadScope::All => None,
+        LeadScope::QueueAndOwnedBy(rep) => Some(
+            Condition::any()
+                .add(Expr::col((lead::Entity, lead::Column::Stage)).eq(Stage::Mql))
+                .add(Expr::col((lead::Entity, lead::Column::OwnerId)).eq(rep)),
+        ),
+    }
+}
+
+/// A lead by id, if it exists and the viewer may see it.
+#[tracing::instrument(skip(db, viewer))]
+pub async fn find(db: &DatabaseConnection, viewer: &Viewer, lead_id: Uuid) -> AppResult<Option<lead::Model>> {
+    let lead = lead::Entity::find_by_id(lead_id).one(db).await?;
+    Ok(lead.filter(|lead| viewer.can_see_lead(lead.stage, lead.owner_id)))
+}
+
+/// One page of the leads the viewer may see.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &LeadFilter,
+    order: LeadOrder,
+    page: &PageRequest<LeadCursor>,
+) -> AppResult<Page<lead::Model>> {
+    let mut condition = Condition::all();
+    if let Some(scope) = scope_condition(viewer) {
+        condition = condition.add(scope);
+    }
+    if let Some(stages) = &filter.stages {
+        condition = condition.add(lead::Column::Stage.is_in(stages.iter().copied()));
+    }
+    if let Some(owner_id) = filter.owner_id {
+        condition = condition.add(lead::Column::OwnerId.eq(owner_id));
+    }
+    if let Some(account_id) = filter.account_id {
+        condition = condition.add(lead::Column::AccountId.eq(account_id));
+    }
+    if let Some(channels) = &filter.channels {
+        condition = condition.add(lead::Column::Channel.is_in(channels.iter().copied()));
+    }
+    if let Some(campaign_id) = filter.campaign_id {
+        condition = condition.add(lead::Column::CampaignId.eq(campaign_id));
+    }
+    if let Some(from) = filter.created_from {
+        condition = condition.add(lead::Column::CreatedAt.gte(from));
+    }
+    if let Some(to) = filter.created_to {
+        condition = condition.add(lead::Column::CreatedAt.lt(to));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        condition = condition.add(search_condition(search));
+    }
+    let column = match order.field {
+        LeadOrderField::CreatedAt => lead::Column::CreatedAt,
+        LeadOrderField::UpdatedAt => lead::Column::UpdatedAt,
+        LeadOrderField::Score => lead::Column::Score,
+        LeadOrderField::StageEnteredAt => lead::Column::StageEnteredAt,
+    };
+    if let Some(after) = &page.after {
+        if after.field != order.field || after.direction != order.direction {
+            return Err(AppError::bad_input("after", "the cursor belongs to another ordering"));
+        }
+        let value = match after.value {
+            SortValue::Int(score) => Value::from(score),
+            SortValue::Time(at) => Value::from(at),
+        };
+        let descending = order.direction == SortDirection::Desc;
+        let (beyond_value, beyond_id) = if descending {
+            (column.lt(value.clone()), lead::Column::Id.lt(after.id))
+        } else {
+            (column.gt(value.clone()), lead::Column::Id.gt(after.id))
+        };
+        condition = condition
+            .add(Condition::any().add(beyond_value).add(Condition::all().add(column.eq(value)).add(beyond_id)));
+    }
+    let sort = match order.direction {
+        SortDirection::Asc => sea_orm::Order::Asc,
+        SortDirection::Desc => sea_orm::Order::Desc,
+    };
+    let rows = lead::Entity::find()
+        .filter(condition)
+        .order_by(column, sort.clone())
+        .order_by(lead::Column::Id, sort)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_overfetch(rows, page.first))
+}
+
+fn search_condition(search: &str) -> Condition {
+    let pattern = like_pattern(search);
+    let matches = |column: lead::Column| {
+        Expr::expr(Func::lower(Expr::col((lead::Entity, column)))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    let companies = Query::select()
+        .column(account::Column::Id)
+        .from(account::Entity)
+        .and_where(
+            Expr::expr(Func::lower(Expr::col((account::Entity, account::Column::Name))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\')),
+        )
+        .to_owned();
+    Condition::any()
+        .add(matches(lead::Column::Email))
+        .add(matches(lead::Column::FirstName))
+        .add(matches(lead::Column::LastName))
+        .add(lead::Column::AccountId.in_subquery(companies))
+}
+
+/// A lead as a client submits it, before validation.
+#[derive(Clone, Debug, Default)]
+pub struct LeadDraft {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub account_id: Option<Uuid>,
+    pub channel: Option<Channel>,
+    pub campaign_id: Option<Uuid>,
+}
+
+/// A validated new lead.
+#[derive(Clone, Debug)]
+struct NewLead {
+    email: Email,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    title: Option<String>,
+    account_id: Option<Uuid>,
+    channel: Channel,
+    campaign_id: Option<Uuid>,
+}
+
+impl NewLead {
+    fn parse(draft: &LeadDraft) -> AppResult<Self> {
+        Ok(Self {
+            email: Email::parse(&draft.email).map_err(|e| AppError::bad_input("email", e.to_string()))?,
+            first_name: text::optional("firstName", draft.first_name.as_deref(), text::MAX_LINE)?,
+            last_name: text::optional("lastName", draft.last_name.as_deref(), text::MAX_LINE)?,
+            title: text::optional("title", draft.title.as_deref(), text::MAX_LINE)?,
+            account_id: draft.account_id,
+            channel: draft.channel.ok_or_else(|| AppError::bad_input("channel", "is required"))?,
+            campaign_id: draft.campaign_id,
+        })
+    }
+
+    fn into_model(self, now: DateTime<Utc>) -> lead::Model {
+        lead::Model {
+            id: Uuid::now_v7(),
+            email: self.email.into_inner(),
+            first_name: self.first_name,
+            last_name: self.last_name,
+            title: self.title,
+            account_id: self.account_id,
+            channel: self.channel,
+            campaign_id: self.campaign_id,
+            score: 0,
+            stage: Stage::Lead,
+            owner_id: None,
+            version: 1,
+            stage_entered_at: now,
+            first_contact_at: None,
+            deal_value_amount: None,
+            currency_code: None,
+            budget: None,
+            authority: None,
+            need: None,
+            timeline: None,
+            reason_code: None,
+            reason_note: None,
+            recycle_count: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Creates a lead in stage LEAD and appends its `CREATED` event, in one transaction.
+#[tracing::instrument(skip_all, fields(email = %draft.email))]
+pub async fn create(db: &DatabaseConnection, viewer: &Viewer, draft: &LeadDraft) -> AppResult<lead::Model> {
+    ensure_may_create(viewer)?;
+    let new_lead = NewLead::parse(draft)?;
+    let txn = db.begin().await?;
+    check_references(&txn, &[&new_lead]).await?;
+    let lead = new_lead.into_model(time::now());
+    lead::Entity::insert(lead.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await
+        .map_err(AppError::from_db("a lead with this email"))?;
+    lead_event::Entity::insert(event::created(&lead, Some(viewer.id))).exec_without_returning(&txn).await?;
+    txn.commit().await?;
+    Ok(lead)
+}
+
+/// Largest import accepted in one call.
+pub const MAX_IMPORT_ROWS: usize = 1000;
+/// Rows written per transaction; a failing chunk never takes the others with it.
+const IMPORT_CHUNK: usize = 100;
+
+/// What happened to one import row that was not created.
+#[derive(Clone, Debug)]
+pub struct ImportRowError {
+    pub index: usize,
+    pub error: AppError,
+}
+
+/// The outcome of an import: the leads created, in input order, and the rows refused.
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    pub created: Vec<lead::Model>,
+    pub errors: Vec<ImportRowError>,
+}
+
+/// Creates many leads. Invalid and duplicate rows are reported by index; the valid ones
+/// are written in chunks of [`IMPORT_CHUNK`], one transaction each, with their events.
+#[tracing::instrument(skip_all, fields(rows = drafts.len()))]
+pub async fn import(db: &DatabaseConnection, viewer: &Viewer, drafts: &[LeadDraft]) -> AppResult<ImportReport> {
+    ensure_may_create(viewer)?;
+    if drafts.len() > MAX_IMPORT_ROWS {
+        return Err(AppError::bad_input("leads", format!("at most {MAX_IMPORT_ROWS} rows per import")));
+    }
+    let mut report = ImportReport::default();
+    let mut seen = HashSet::new();
+    let mut valid = Vec::with_capacity(drafts.len());
+    for (index, draft) in drafts.iter().enumerate() {
+        match NewLead::parse(draft) {
+            Ok(lead) if !seen.insert(lead.email.clone()) => report
+                .errors
+                .push(ImportRowError { index, error: AppError::Duplicate("an earlier row with this email") }),
+            Ok(lead) => valid.push((index, lead)),
+            Err(error) => report.errors.push(ImportRowError { index, error }),
+        }
+    }
+    for chunk in valid.chunks(IMPORT_CHUNK) {
+        import_chunk(db, viewer, chunk, &mut report).await?;
+    }
+    report.errors.sort_by_key(|e| e.index);
+    Ok(report)
+}
+
+async fn import_chunk(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    chunk: &[(usize, NewLead)],
+    report: &mut ImportReport,
+) -> AppResult<()> {
+    let txn = db.begin().await?;
+    let existing: HashSet<String> = lead::Entity::find()
+        .select_only()
+        .column(lead::Column::Email)
+        .filter(lead::Column::Email.is_in(chunk.iter().map(|(_, l)| l.email.as_str().to_owned())))
+        .into_tuple::<String>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let missing = missing_references(&txn, chunk.iter().map(|(_, l)| l)).await?;
+    let now = time::now();
+    let mut leads = Vec::with_capacity(chunk.len());
+    for (index, new_lead) in chunk {
+        if existing.contains(new_lead.email.as_str()) {
+            report.errors.push(ImportRowError { index: *index, error: AppError::Duplicate("a lead with this email") });
+        } else if let Some(error) = missing.get(&new_lead.email) {
+            report.errors.push(ImportRowError { index: *index, error: error.clone() });
+        } else {
+            leads.push(new_lead.clone().into_model(now));
+        }
+    }
+    if !leads.is_empty() {
+        lead::Entity::insert_many(leads.iter().cloned().map(IntoActiveModel::into_active_model))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(AppError::from_db("a lead with this email"))?;
+        lead_event::Entity::insert_many(leads.iter().map(|lead| event::created(lead, Some(viewer.id))))
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    report.created.extend(leads);
+    Ok(())
+}
+
+fn ensure_may_create(viewer: &Viewer) -> AppResult<()> {
+    if viewer.can_create_leads() { Ok(()) } else { Err(AppError::Forbidden("create leads".into())) }
+}
+
+/// Fails on the first lead that names an account or campaign that does not exist.
+async fn check_references(db: &impl ConnectionTrait, leads: &[&NewLead]) -> AppResult<()> {
+    let missing = missing_references(db, leads.iter().copied()).await?;
+    match missing.into_values().next() {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// For each lead naming an unknown account or campaign, the error to report, keyed by
+/// email (unique within a batch).
+async fn missing_references<'a>(
+    db: &impl ConnectionTrait,
+    leads: impl Iterator<Item = &'a NewLead> + Clone,
+) -> AppResult<HashMap<Email, AppError>> {
+    let account_ids: HashSet<Uuid> = leads.clone().filter_map(|l| l.account_id).collect();
+    let campaign_ids: HashSet<Uuid> = leads.clone().filter_map(|l| l.campaign_id).collect();
+    let known_accounts: HashSet<Uuid> = if account_ids.is_empty() {
+        HashSet::new()
+    } else {
+        account::Entity::find()
+            .select_only()
+            .column(account::Column::Id)
+            .filter(account::Column::Id.is_in(account_ids))
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let known_campaigns: HashSet<Uuid> = if campaign_ids.is_empty() {
+        HashSet::new()
+    } else {
+        campaign::Entity::find()
+            .select_only()
+            .column(campaign::Column::Id)
+            .filter(campaign::Column::Id.is_in(campaign_ids))
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut missing = HashMap::new();
+    for lead in leads {
+        if lead.account_id.is_some_and(|id| !known_accounts.contains(&id)) {
+            missing.insert(lead.email.clone(), AppError::bad_input("accountId", "no account has this id"));
+        } else if lead.campaign_id.is_some_and(|id| !known_campaigns.contains(&id)) {
+            missing.insert(lead.email.clone(), AppError::bad_input("campaignId", "no campaign has this id"));
+        }
+    }
+    Ok(missing)
+}

@@ -1,0 +1,106 @@
+//! Wires the parts together: database, authenticator, schema and router.
+
+use std::{future::Future, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request},
+    routing::get,
+};
+use tokio::net::TcpListener;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    auth::Authenticator,
+    config::{DatabaseConfig, JwtConfig},
+    db,
+    graphql::{SchemaOptions, build_schema},
+    http::{self, HttpState},
+    state::AppState,
+    telemetry,
+};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may run.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options of the HTTP surface.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerOptions {
+    pub graphiql: bool,
+    pub introspection: bool,
+}
+
+/// Connects, migrates, and builds the shared state.
+pub async fn build_state(database: &DatabaseConfig, jwt: &JwtConfig, production: bool) -> anyhow::Result<AppState> {
+    let (db, statements) = db::connect(database).await?;
+    db::migrate(&db).await?;
+    let auth = Authenticator::from_config(jwt, &db, production).await?;
+    Ok(AppState { db, statements, auth: std::sync::Arc::new(auth) })
+}
+
+/// The HTTP router.
+pub fn router(state: AppState, options: ServerOptions) -> Router {
+    let http_state = HttpState {
+        app: state.clone(),
+        schema: build_schema(SchemaOptions { introspection: options.introspection }),
+        prometheus: telemetry::prometheus(),
+        graphiql: options.graphiql,
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/graphql", get(http::graphql::get).post(http::graphql::post))
+        .route("/", get(http::graphiql))
+        .route("/healthz", get(http::health::healthz))
+        .route("/readyz", get(http::health::readyz))
+        .route("/metrics", get(http::health::metrics))
+        .with_state(http_state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,18 @@
+//! The state every request shares, built once in `startup`.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{auth::Authenticator, db::StatementCounter};
+
+/// Shared by all requests; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The connection pool (SQLite or PostgreSQL).
+    pub db: DatabaseConnection,
+    /// Counts statements sent on `db`, to keep N+1 queries visible.
+    pub statements: StatementCounter,
+    /// Verifies bearer tokens and resolves them to users.
+    pub auth: Arc<Authenticator>,
+}
