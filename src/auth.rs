@@ -96,15 +96,22 @@ impl Authenticator {
         let mut validation = Validation::new(algorithm);
         validation.leeway = config.leeway_secs;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
         match &config.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &config.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         Ok(Self {
             decoding_key,
             encoding_key,
@@ -212,9 +219,7 @@ async fn development_secret(db: &DatabaseConnection) -> Result<SecretString, DbE
         value: Set(generated),
         updated_at: Set(time::now()),
     };
-    setting::Entity::insert(row).on_conflict_do_nothing_on([setting::Column::Key])
-        .exec(db)
-        .await?;
+    setting::Entity::insert(row).on_conflict_do_nothing_on([setting::Column::Key]).exec(db).await?;
     let row = setting::Entity::find_by_id(DEV_SECRET_SETTING)
         .one(db)
         .await?

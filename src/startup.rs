@@ -19,7 +19,7 @@ use crate::{
     auth::Authenticator,
     config::{DatabaseConfig, JwtConfig},
     db,
-    graphql::{SchemaOptions, build_schema},
+    graphql::{SchemaOptions, build_schema_with_state},
     http::{self, HttpState},
     state::AppState,
     telemetry,
@@ -49,7 +49,7 @@ pub async fn build_state(database: &DatabaseConfig, jwt: &JwtConfig, production:
 pub fn router(state: AppState, options: ServerOptions) -> Router {
     let http_state = HttpState {
         app: state.clone(),
-        schema: build_schema(SchemaOptions { introspection: options.introspection }),
+        schema: build_schema_with_state(SchemaOptions { introspection: options.introspection }, state.clone()),
         prometheus: telemetry::prometheus(),
         graphiql: options.graphiql,
     };

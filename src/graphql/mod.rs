@@ -9,4 +9,4 @@ pub mod query;
 pub mod schema;
 pub mod types;
 
-pub use schema::{BatonSchema, SchemaOptions, build_schema};
+pub use schema::{BatonSchema, SchemaOptions, build_schema, build_schema_with_state};

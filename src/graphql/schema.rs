@@ -1,8 +1,9 @@
 //! Builds the schema without any data, so the SDL can be printed and checked anywhere.
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
 use super::{mutation::MutationRoot, query::QueryRoot};
+use crate::state::AppState;
 
 pub type BatonSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -18,8 +19,18 @@ impl Default for SchemaOptions {
     }
 }
 
-/// The schema, with limits that bound the cost of any one query.
+/// The schema without data: enough to print the SDL.
 pub fn build_schema(options: SchemaOptions) -> BatonSchema {
+    builder(options).finish()
+}
+
+/// The executable schema, with the shared state attached once.
+pub fn build_schema_with_state(options: SchemaOptions, state: AppState) -> BatonSchema {
+    builder(options).data(state).finish()
+}
+
+/// The schema, with limits that bound the cost of any one query.
+fn builder(options: SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .limit_depth(12)
         .limit_complexity(5_000)
@@ -28,7 +39,7 @@ pub fn build_schema(options: SchemaOptions) -> BatonSchema {
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// The SDL as committed in `schema.graphql`.

@@ -117,13 +117,7 @@ impl Campaign {
     }
 }
 
-connection!(
-    AccountConnection,
-    AccountEdge,
-    Account,
-    "A page of accounts.",
-    "An account in a page, with its cursor."
-);
+connection!(AccountConnection, AccountEdge, Account, "A page of accounts.", "An account in a page, with its cursor.");
 
 /// Which accounts to list.
 #[derive(InputObject, Clone, Debug, Default)]

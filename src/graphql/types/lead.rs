@@ -182,13 +182,7 @@ impl Lead {
     }
 }
 
-connection!(
-    LeadConnection,
-    LeadEdge,
-    Lead,
-    "A page of leads.",
-    "A lead in a page, with its cursor."
-);
+connection!(LeadConnection, LeadEdge, Lead, "A page of leads.", "A lead in a page, with its cursor.");
 connection!(
     TouchpointConnection,
     TouchpointEdge,
@@ -289,6 +283,7 @@ pub fn decode_lead_cursor(after: Option<&str>) -> AppResult<Option<LeadCursor>> 
 
 /// Builds a lead connection from a page, with cursors for the ordering used.
 pub fn lead_connection(page: Page<lead::Model>, order: service::lead::LeadOrder) -> LeadConnection {
-    let items = page.items.into_iter().map(|lead| (cursor::encode(cursor::LEAD, &LeadCursor::of(&lead, order)), Lead(lead)));
+    let items =
+        page.items.into_iter().map(|lead| (cursor::encode(cursor::LEAD, &LeadCursor::of(&lead, order)), Lead(lead)));
     LeadConnection::new(items, page.has_next_page)
 }

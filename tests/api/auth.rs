@@ -1,0 +1,165 @@
+//! Every GraphQL request needs a valid token of an active user.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use entity::Role;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_SECRET, TestApp, fixture, jwt_config};
+
+const ME: &str = "{ me { email role } }";
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+fn sign(header: Header, claims: &Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(&header, claims, key).expect("sign")
+}
+
+fn hs256(claims: &Value) -> String {
+    sign(Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(TEST_SECRET.as_bytes()))
+}
+
+async fn refused(app: &TestApp, token: Option<&str>) -> (u16, Value) {
+    let mut request = app.client.post(app.url("/graphql")).json(&json!({ "query": ME }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("json");
+    (status, body)
+}
+
+async fn assert_unauthenticated(app: &TestApp, token: Option<&str>, case: &str) {
+    let (status, body) = refused(app, token).await;
+    assert_eq!(status, 401, "{case}: {body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{case}: {body}");
+    assert!(body.get("data").is_none() || body["data"].is_null(), "{case}: {body}");
+}
+
+#[tokio::test]
+async fn a_valid_token_identifies_the_user() {
+    let app = TestApp::spawn().await;
+    let rep = app.user(Role::SalesRep).await;
+    let data = app.data(&rep, ME, json!({})).await;
+    assert_eq!(data["me"]["email"], rep.email.as_str());
+    assert_eq!(data["me"]["role"], "SALES_REP");
+}
+
+#[tokio::test]
+async fn missing_expired_forged_and_malformed_tokens_are_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let user = app.user(Role::Admin).await;
+    let sub = user.id.to_string();
+    let other_key = EncodingKey::from_secret(b"some-other-secret-of-good-length!!");
+    let rsa = EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa_private.pem")).expect("key")).expect("rsa");
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("not a JWT", Some("not-a-jwt".into())),
+        ("expired", Some(hs256(&json!({ "sub": sub, "exp": now() - 3600 })))),
+        ("not yet valid", Some(hs256(&json!({ "sub": sub, "exp": now() + 3600, "nbf": now() + 600 })))),
+        ("no exp", Some(hs256(&json!({ "sub": sub })))),
+        ("exp as a string", Some(hs256(&json!({ "sub": sub, "exp": (now() + 3600).to_string() })))),
+        ("no sub", Some(hs256(&json!({ "exp": now() + 3600 })))),
+        ("sub not a user id", Some(hs256(&json!({ "sub": "admin", "exp": now() + 3600 })))),
+        ("unknown user", Some(hs256(&json!({ "sub": uuid::Uuid::now_v7().to_string(), "exp": now() + 3600 })))),
+        (
+            "wrong secret",
+            Some(sign(Header::new(Algorithm::HS256), &json!({ "sub": sub, "exp": now() + 3600 }), &other_key)),
+        ),
+        (
+            "wrong algorithm",
+            Some(sign(Header::new(Algorithm::RS256), &json!({ "sub": sub, "exp": now() + 3600 }), &rsa)),
+        ),
+        (
+            "alg none",
+            Some(format!(
+                "{}.{}.",
+                b64(r#"{"alg":"none","typ":"JWT"}"#),
+                b64(&json!({ "sub": sub, "exp": now() + 3600 }).to_string())
+            )),
+        ),
+        ("flipped payload", Some(flip_payload(&hs256(&json!({ "sub": sub, "exp": now() + 3600 }))))),
+    ];
+    for (case, token) in &cases {
+        assert_unauthenticated(&app, token.as_deref(), case).await;
+    }
+    // The server still serves valid requests afterwards.
+    app.data(&user, ME, json!({})).await;
+}
+
+#[tokio::test]
+async fn a_deactivated_users_token_stops_working() {
+    let app = TestApp::spawn().await;
+    let user = app.user(Role::Marketing).await;
+    app.data(&user, ME, json!({})).await;
+    baton::service::user::set_active(&app.state.db, user.id, false).await.expect("deactivate");
+    assert_unauthenticated(&app, Some(&user.token), "deactivated").await;
+}
+
+#[tokio::test]
+async fn audience_is_checked_when_configured() {
+    let app = TestApp::spawn_with(jwt_config(Some(TEST_SECRET), None, Some("baton"))).await;
+    let user = app.user(Role::Viewer).await;
+    let sub = user.id.to_string();
+    let right = hs256(&json!({ "sub": sub, "exp": now() + 3600, "aud": "baton" }));
+    let wrong = hs256(&json!({ "sub": sub, "exp": now() + 3600, "aud": "someone-else" }));
+    let missing = hs256(&json!({ "sub": sub, "exp": now() + 3600 }));
+    let (status, body) = refused(&app, Some(&right)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_unauthenticated(&app, Some(&wrong), "wrong audience").await;
+    assert_unauthenticated(&app, Some(&missing), "missing audience").await;
+}
+
+#[tokio::test]
+async fn public_key_tokens_verify_and_hs256_with_the_public_key_is_refused() {
+    for (public, private, algorithm) in [
+        ("rsa_public.pem", "rsa_private.pem", Algorithm::RS256),
+        ("ec_public.pem", "ec_private.pem", Algorithm::ES256),
+        ("ed_public.pem", "ed_private.pem", Algorithm::EdDSA),
+    ] {
+        let app = TestApp::spawn_with(jwt_config(None, Some(public), None)).await;
+        let user = app.user_without_token(Role::Admin).await;
+        let claims = json!({ "sub": user.to_string(), "exp": now() + 3600 });
+        let pem = std::fs::read(fixture(private)).expect("private key");
+        let key = match algorithm {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+            _ => EncodingKey::from_ed_pem(&pem),
+        }
+        .expect("key");
+        let (status, body) = refused(&app, Some(&sign(Header::new(algorithm), &claims, &key))).await;
+        assert_eq!(status, 200, "{algorithm:?}: {body}");
+        // The classic confusion attack: HS256 keyed with the public key's bytes.
+        let public_bytes = std::fs::read(fixture(public)).expect("public key");
+        let forged = sign(Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&public_bytes));
+        assert_unauthenticated(&app, Some(&forged), "HS256 signed with the public key").await;
+    }
+}
+
+#[tokio::test]
+async fn expiry_has_only_a_small_leeway() {
+    let app = TestApp::spawn().await;
+    let user = app.user(Role::Admin).await;
+    let just_expired = hs256(&json!({ "sub": user.id.to_string(), "exp": now() - 2 }));
+    let (status, _) = refused(&app, Some(&just_expired)).await;
+    assert_eq!(status, 200, "within the 5 s leeway");
+    let long_expired = hs256(&json!({ "sub": user.id.to_string(), "exp": now() - 60 }));
+    assert_unauthenticated(&app, Some(&long_expired), "beyond the leeway").await;
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn flip_payload(token: &str) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let payload = &mut parts[1];
+    let last = payload.pop().unwrap_or('A');
+    payload.push(if last == 'A' { 'B' } else { 'A' });
+    parts.join(".")
+}

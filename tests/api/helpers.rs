@@ -1,0 +1,245 @@
+//! Spawning a fresh app per test, and talking to it like a client would.
+
+use std::{net::SocketAddr, time::Duration};
+
+use baton::{
+    config::{DatabaseConfig, JwtConfig},
+    startup::{self, ServerOptions},
+    state::AppState,
+};
+use entity::{LeadEventKind, Role, Stage, lead, lead_event};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const TEST_SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+
+/// A running Baton on its own database.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    _database: TestDatabase,
+}
+
+/// A user created for a test, with a valid token.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestApp {
+    /// Baton with HS256 tokens signed by [`TEST_SECRET`].
+    pub async fn spawn() -> Self {
+        Self::spawn_with(jwt_config(Some(TEST_SECRET), None, None)).await
+    }
+
+    pub async fn spawn_with(jwt: JwtConfig) -> Self {
+        let database = TestDatabase::create().await;
+        let config =
+            DatabaseConfig { url: database.url(), max_connections: 8, acquire_timeout: Duration::from_secs(5) };
+        let state = startup::build_state(&config, &jwt, false).await.expect("app state");
+        let router = startup::router(state.clone(), ServerOptions { graphiql: true, introspection: true });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = startup::serve(listener, router, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Self { address, state, client: reqwest::Client::new(), shutdown: Some(shutdown), _database: database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Adds an active user with `role` and returns them with a one-hour token.
+    pub async fn user(&self, role: Role) -> TestUser {
+        let email = format!("{}-{}@example.com", format!("{role:?}").to_lowercase(), Uuid::now_v7().simple());
+        let user = baton::service::user::add(&self.state.db, &email, "Test User", role, None).await.expect("add user");
+        let token = self.state.auth.issue(user.id, Duration::from_secs(3600)).expect("token");
+        TestUser { id: user.id, email, token }
+    }
+
+    /// Adds an active user without issuing a token (for apps that cannot sign).
+    pub async fn user_without_token(&self, role: Role) -> Uuid {
+        let email = format!("{}-{}@example.com", format!("{role:?}").to_lowercase(), Uuid::now_v7().simple());
+        baton::service::user::add(&self.state.db, &email, "Test User", role, None).await.expect("add user").id
+    }
+
+    /// POSTs a GraphQL operation with a bearer token; returns the status and JSON body.
+    pub async fn post(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Runs an operation that must succeed and returns its `data`.
+    pub async fn data(&self, user: &TestUser, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(&user.token, query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs an operation that must fail and returns its first error's `extensions.code`.
+    pub async fn error_code(&self, user: &TestUser, query: &str, variables: Value) -> String {
+        let (_, body) = self.post(&user.token, query, variables).await;
+        body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}")).to_owned()
+    }
+
+    /// Creates a lead through the API and returns its id.
+    pub async fn create_lead(&self, marketer: &TestUser, email: &str, extra: Value) -> String {
+        let mut input = json!({ "email": email, "channel": "WEBINAR" });
+        if let (Some(input), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            input.extend(extra.clone());
+        }
+        let data = self
+            .data(
+                marketer,
+                "mutation($input: CreateLeadInput!) { createLead(input: $input) { id } }",
+                json!({ "input": input }),
+            )
+            .await;
+        data["createLead"]["id"].as_str().expect("lead id").to_owned()
+    }
+
+    /// Creates an account through the API and returns its id.
+    pub async fn create_account(&self, marketer: &TestUser, name: &str, domain: &str) -> String {
+        let data = self
+            .data(
+                marketer,
+                "mutation($input: CreateAccountInput!) { createAccount(input: $input) { id } }",
+                json!({ "input": { "name": name, "domain": domain } }),
+            )
+            .await;
+        data["createAccount"]["id"].as_str().expect("account id").to_owned()
+    }
+
+    /// Test fixture: moves a lead to `stage` with `owner`, appending the matching event, as
+    /// the handoff mutations do. Lets read tests set up any funnel state directly.
+    pub async fn put_in_stage(&self, lead_id: &str, stage: Stage, owner: Option<Uuid>) {
+        let id = Uuid::parse_str(lead_id).expect("uuid");
+        let db = &self.state.db;
+        let lead = lead::Entity::find_by_id(id).one(db).await.expect("query").expect("lead");
+        let now = baton::domain::time::now();
+        let event = lead_event::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            lead_id: Set(id),
+            kind: Set(LeadEventKind::StageChanged),
+            from_stage: Set(Some(lead.stage)),
+            to_stage: Set(Some(stage)),
+            from_stage_entered_at: Set(Some(lead.stage_entered_at)),
+            actor_id: Set(None),
+            owner_id: Set(owner),
+            channel: Set(lead.channel),
+            campaign_id: Set(lead.campaign_id),
+            reason_code: Set(None),
+            note: Set(None),
+            amount: Set(None),
+            currency_code: Set(None),
+            detail: Set(None),
+            occurred_at: Set(now),
+            ..Default::default()
+        };
+        let mut row = lead.clone().into_active_model();
+        row.stage = Set(stage);
+        row.owner_id = Set(owner);
+        row.version = Set(lead.version + 1);
+        row.stage_entered_at = Set(now);
+        row.updated_at = Set(now);
+        row.update(db).await.expect("update lead");
+        event.insert(db).await.expect("append event");
+    }
+
+    /// SQL statements sent so far on this app's pool.
+    pub fn statements(&self) -> u64 {
+        self.state.statements.get()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+pub fn jwt_config(secret: Option<&str>, public_key: Option<&str>, audience: Option<&str>) -> JwtConfig {
+    JwtConfig {
+        secret: secret.map(Into::into),
+        public_key: public_key.map(|name| fixture(name).into()),
+        private_key: None,
+        issuer: None,
+        audience: audience.map(str::to_owned),
+        leeway_secs: 5,
+    }
+}
+
+/// Path of a file in tests/api/fixtures.
+pub fn fixture(name: &str) -> String {
+    format!("{}/tests/api/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A database used by one test and removed after it.
+enum TestDatabase {
+    Sqlite(tempfile::TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        match std::env::var("BATON_TEST_DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => {
+                let name = format!("baton_test_{}", Uuid::now_v7().simple());
+                let admin = sea_orm::Database::connect(&url).await.expect("connect to PostgreSQL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+                admin.close().await.expect("close");
+                let server = url.rsplit_once('/').map_or(url.clone(), |(server, _)| server.to_owned());
+                Self::Postgres { server, name }
+            }
+            _ => Self::Sqlite(tempfile::tempdir().expect("temp dir")),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite://{}/baton.db?mode=rwc", dir.path().display()),
+            Self::Postgres { server, name } => format!("{server}/{name}"),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres { server, name } = self {
+            let admin_url = format!("{server}/postgres");
+            let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            // Drop runs outside async code, so the cleanup gets a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async {
+                    if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
+                        let _ = admin.execute_unprepared(&statement).await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
