@@ -3,28 +3,35 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{account, campaign, lead, reason, user};
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, HashMapCache, Loader},
+};
+use entity::{account, campaign, lead, lead_event, reason, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 
 /// The loaders of one request.
 pub struct Loaders {
-    pub users: DataLoader<ByIdLoader<user::Entity>>,
-    pub accounts: DataLoader<ByIdLoader<account::Entity>>,
-    pub campaigns: DataLoader<ByIdLoader<campaign::Entity>>,
-    pub leads: DataLoader<ByIdLoader<lead::Entity>>,
-    pub reasons: DataLoader<ReasonLoader>,
+    pub users: DataLoader<ByIdLoader<user::Entity>, HashMapCache>,
+    pub accounts: DataLoader<ByIdLoader<account::Entity>, HashMapCache>,
+    pub campaigns: DataLoader<ByIdLoader<campaign::Entity>, HashMapCache>,
+    pub leads: DataLoader<ByIdLoader<lead::Entity>, HashMapCache>,
+    pub reasons: DataLoader<ReasonLoader, HashMapCache>,
 }
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
-        // No delay: keys requested while resolving one list are already queued when the
-        // batch runs, so waiting would only add latency.
-        fn loader<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(inner: T) -> DataLoader<T> {
-            DataLoader::new(inner, tokio::spawn).delay(Duration::ZERO)
+        // No delay, and a per-request cache: list resolvers prefetch what their selection
+        // needs (see `prefetch_*`), so node resolvers are served from the cache. Waiting for
+        // keys instead would add latency and still split long lists, which async-graphql
+        // resolves in several polls.
+        fn loader<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(
+            inner: T,
+        ) -> DataLoader<T, HashMapCache> {
+            DataLoader::with_cache(inner, tokio::spawn, HashMapCache::default()).delay(Duration::ZERO)
         }
         Self {
             users: loader(ByIdLoader::new(db)),
@@ -33,6 +40,49 @@ impl Loaders {
             leads: loader(ByIdLoader::new(db)),
             reasons: loader(ReasonLoader(db.clone())),
         }
+    }
+}
+
+impl Loaders {
+    /// Loads, one statement per relation, what the current connection field's selection
+    /// (`edges { node { … } }`) asks of a page of leads.
+    pub async fn prefetch_for_leads(&self, ctx: &Context<'_>, leads: &[lead::Model]) -> AppResult<()> {
+        let node = ctx.look_ahead().field("edges").field("node");
+        if node.field("owner").exists() {
+            self.users.load_many(leads.iter().filter_map(|l| l.owner_id)).await?;
+        }
+        if node.field("account").exists() {
+            self.accounts.load_many(leads.iter().filter_map(|l| l.account_id)).await?;
+        }
+        if node.field("campaign").exists() {
+            self.campaigns.load_many(leads.iter().filter_map(|l| l.campaign_id)).await?;
+        }
+        if node.field("reason").exists() {
+            self.reasons.load_many(leads.iter().filter_map(|l| l.reason_code.clone())).await?;
+        }
+        Ok(())
+    }
+
+    /// The same for a page of events.
+    pub async fn prefetch_for_events(&self, ctx: &Context<'_>, events: &[lead_event::Model]) -> AppResult<()> {
+        let node = ctx.look_ahead().field("edges").field("node");
+        let mut users: Vec<Uuid> = Vec::new();
+        if node.field("actor").exists() {
+            users.extend(events.iter().filter_map(|e| e.actor_id));
+        }
+        if node.field("owner").exists() {
+            users.extend(events.iter().filter_map(|e| e.owner_id));
+        }
+        if !users.is_empty() {
+            self.users.load_many(users).await?;
+        }
+        if node.field("lead").exists() {
+            self.leads.load_many(events.iter().map(|e| e.lead_id)).await?;
+        }
+        if node.field("reason").exists() {
+            self.reasons.load_many(events.iter().filter_map(|e| e.reason_code.clone())).await?;
+        }
+        Ok(())
     }
 }
 

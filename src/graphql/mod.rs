@@ -4,6 +4,7 @@
 pub mod context;
 pub mod cursor;
 pub mod loaders;
+pub mod metrics;
 pub mod mutation;
 pub mod query;
 pub mod schema;

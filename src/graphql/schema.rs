@@ -35,7 +35,8 @@ fn builder(options: SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, Emp
         .limit_depth(12)
         .limit_complexity(5_000)
         .limit_recursive_depth(32)
-        .limit_directives(8);
+        .limit_directives(8)
+        .extension(super::metrics::OperationMetrics);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

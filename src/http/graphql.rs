@@ -1,22 +1,17 @@
 //! GraphQL over HTTP (POST, and GET for queries), following the GraphQL-over-HTTP
 //! specification's media types and status codes.
 
-use std::{
-    collections::HashSet,
-    sync::{LazyLock, Mutex},
-    time::Instant,
-};
-
 use async_graphql::{
-    BatchRequest, ErrorExtensions, Request, Response as GqlResponse, ServerError,
+    BatchRequest, ErrorExtensions, Request, Response as GqlResponse, ServerError, Variables,
     parser::{parse_query, types::OperationType},
 };
 use axum::{
     body::Bytes,
-    extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
+use serde::Deserialize;
 
 use super::HttpState;
 use crate::{auth, error::AppError, graphql::loaders::Loaders};
@@ -54,18 +49,39 @@ pub async fn post(State(http): State<HttpState>, headers: HeaderMap, body: Bytes
     execute(http, &headers, request, format).await
 }
 
-/// `GET /graphql?query=…`, for queries only.
-pub async fn get(State(http): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let format = ResponseFormat::negotiate(&headers);
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                format,
-                AppError::bad_input("query", "missing or malformed"),
-            );
+/// The parameters of a GET request, named as the GraphQL-over-HTTP specification names them.
+#[derive(Deserialize)]
+struct GetParams {
+    query: String,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+impl GetParams {
+    fn into_request(self) -> Result<Request, AppError> {
+        let mut request = Request::new(self.query);
+        if let Some(name) = self.operation_name.filter(|n| !n.is_empty()) {
+            request = request.operation_name(name);
         }
+        if let Some(variables) = self.variables.filter(|v| !v.is_empty()) {
+            let json = serde_json::from_str(&variables)
+                .map_err(|_| AppError::bad_input("variables", "must be a JSON object"))?;
+            request = request.variables(Variables::from_json(json));
+        }
+        Ok(request)
+    }
+}
+
+/// `GET /graphql?query=…`, for queries only.
+pub async fn get(State(http): State<HttpState>, headers: HeaderMap, uri: Uri) -> Response {
+    let format = ResponseFormat::negotiate(&headers);
+    let request = Query::<GetParams>::try_from_uri(&uri)
+        .map_err(|_| AppError::bad_input("query", "missing or malformed"))
+        .and_then(|Query(params)| params.into_request());
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, format, error),
     };
     if is_mutation(&request) {
         let mut response = error_response(
@@ -96,21 +112,17 @@ async fn execute(http: HttpState, headers: &HeaderMap, request: Request, format:
             return response;
         }
     };
-    let operation = operation_label(request.operation_name.as_deref());
-    let started = Instant::now();
     let request = request.data(Loaders::new(&http.app.db)).data(viewer);
     let response = http.schema.execute(request).await;
-    let outcome = if response.is_ok() { "ok" } else { "error" };
-    metrics::counter!("baton_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("baton_graphql_request_duration_seconds", "operation" => operation)
-        .record(started.elapsed().as_secs_f64());
-    let status = if format == ResponseFormat::GraphqlResponseJson && is_request_error(&response) {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    json_response(status, format, &response)
+    if is_request_error(&response) {
+        // A request error has no `data` entry at all (GraphQL spec, "Response Format").
+        let status = match format {
+            ResponseFormat::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            ResponseFormat::Json => StatusCode::OK,
+        };
+        return json_response(status, format, &serde_json::json!({ "errors": response.errors }));
+    }
+    json_response(StatusCode::OK, format, &response)
 }
 
 /// The media type the client asked for. `application/graphql-response+json` unlocks
@@ -190,22 +202,4 @@ fn error_response(status: StatusCode, format: ResponseFormat, error: AppError) -
         extensions: error.extensions,
     };
     json_response(status, format, &serde_json::json!({ "errors": [server_error] }))
-}
-
-/// Operation names become metric labels; unknown clients could send endless distinct names,
-/// so only the first few hundred well-formed ones get their own label.
-fn operation_label(name: Option<&str>) -> String {
-    static SEEN: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Mutex::default);
-    const MAX_LABELS: usize = 256;
-    let Some(name) = name.filter(|n| n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) else {
-        return "anonymous".to_owned();
-    };
-    let Ok(mut seen) = SEEN.lock() else {
-        return "other".to_owned();
-    };
-    if seen.contains(name) || (seen.len() < MAX_LABELS && seen.insert(name.to_owned())) {
-        name.to_owned()
-    } else {
-        "other".to_owned()
-    }
 }

@@ -7,7 +7,7 @@ use baton::{
     startup::{self, ServerOptions},
     state::AppState,
 };
-use entity::{LeadEventKind, Role, Stage, lead, lead_event};
+use entity::{Channel, LeadEventKind, Role, Stage, campaign, lead, lead_event};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -99,6 +99,73 @@ impl TestApp {
     pub async fn error_code(&self, user: &TestUser, query: &str, variables: Value) -> String {
         let (_, body) = self.post(&user.token, query, variables).await;
         body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}")).to_owned()
+    }
+
+    /// Runs an operation that must fail and returns its first error, whole.
+    pub async fn error(&self, user: &TestUser, query: &str, variables: Value) -> Value {
+        let (_, body) = self.post(&user.token, query, variables).await;
+        if !body["errors"][0]["extensions"]["code"].is_string() {
+            let text = body.to_string();
+            panic!("expected an error in {}", text.get(..2000).unwrap_or(&text));
+        }
+        body["errors"][0].clone()
+    }
+
+    /// Asserts that an operation fails with `BAD_USER_INPUT` naming `field`.
+    pub async fn assert_bad_input(&self, user: &TestUser, query: &str, variables: Value, field: &str) {
+        let error = self.error(user, query, variables.clone()).await;
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{variables}: {error}");
+        assert_eq!(error["extensions"]["field"], field, "{variables}: {error}");
+    }
+
+    /// Follows `endCursor` from the first page to the last, `first` items at a time, and
+    /// returns every node in the order served. `query` takes `$first: Int` and
+    /// `$after: String` besides `variables`, and selects `edges { cursor node { … } }` and
+    /// `pageInfo { hasNextPage hasPreviousPage startCursor endCursor }` of the connection
+    /// that `path` leads to from `data`. Checks every page's size and page info on the way.
+    pub async fn walk(
+        &self,
+        user: &TestUser,
+        query: &str,
+        variables: Value,
+        path: &[&str],
+        first: usize,
+    ) -> Vec<Value> {
+        let mut nodes = Vec::new();
+        let mut after = Value::Null;
+        for _ in 0..1000 {
+            let mut page_variables = variables.clone();
+            page_variables["first"] = json!(first);
+            page_variables["after"] = after.clone();
+            let data = self.data(user, query, page_variables).await;
+            let connection = path.iter().fold(&data, |value, key| &value[*key]);
+            let edges = connection["edges"].as_array().unwrap_or_else(|| panic!("no edges in {data}"));
+            let info = &connection["pageInfo"];
+            assert_eq!(info["hasPreviousPage"], false, "{info}");
+            assert_eq!(info["startCursor"], edges.first().map_or(Value::Null, |e| e["cursor"].clone()), "{info}");
+            assert_eq!(info["endCursor"], edges.last().map_or(Value::Null, |e| e["cursor"].clone()), "{info}");
+            nodes.extend(edges.iter().map(|e| e["node"].clone()));
+            if info["hasNextPage"] == false {
+                assert!(edges.len() <= first, "{} edges on a page of {first}", edges.len());
+                return nodes;
+            }
+            assert_eq!(edges.len(), first, "a page before the last is full: {data}");
+            after = info["endCursor"].clone();
+        }
+        panic!("more than 1000 pages")
+    }
+
+    /// Adds a campaign row directly (no mutation creates campaigns) and returns its id.
+    pub async fn campaign(&self, name: &str, channel: Channel) -> String {
+        let campaign = campaign::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            name: Set(name.to_owned()),
+            channel: Set(channel),
+            spend_amount: Set(0),
+            currency_code: Set("USD".to_owned()),
+            created_at: Set(baton::domain::time::now()),
+        };
+        campaign.insert(&self.state.db).await.expect("insert campaign").id.to_string()
     }
 
     /// Creates a lead through the API and returns its id.
@@ -242,4 +309,20 @@ impl Drop for TestDatabase {
             .join();
         }
     }
+}
+
+/// A `DateTime` from the API.
+pub fn time(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = value.as_str().unwrap_or_else(|| panic!("not a time: {value}"));
+    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}")).to_utc()
+}
+
+/// The nodes of a connection, in order.
+pub fn nodes(connection: &Value) -> Vec<Value> {
+    connection["edges"].as_array().into_iter().flatten().map(|edge| edge["node"].clone()).collect()
+}
+
+/// One string field of every node of a connection, in order.
+pub fn node_strings(connection: &Value, field: &str) -> Vec<String> {
+    nodes(connection).iter().map(|node| node[field].as_str().unwrap_or_default().to_owned()).collect()
 }

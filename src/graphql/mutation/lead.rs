@@ -1,6 +1,7 @@
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object, Result, SimpleObject};
 
 use crate::{
+    error::AppError,
     graphql::{
         context::{ContextExt, parse_optional_id},
         types::{enums::Channel, lead::Lead},
@@ -97,6 +98,10 @@ impl LeadMutation {
         #[graphql(desc = "The leads to create.")] input: ImportLeadsInput,
     ) -> Result<ImportLeadsResult> {
         let state = ctx.state()?;
+        if input.leads.len() > service::lead::MAX_IMPORT_ROWS {
+            let limit = service::lead::MAX_IMPORT_ROWS;
+            return Err(AppError::bad_input("leads", format!("at most {limit} rows per import")).into());
+        }
         let mut errors = Vec::new();
         let mut drafts = Vec::with_capacity(input.leads.len());
         let mut positions = Vec::with_capacity(input.leads.len());
@@ -123,7 +128,8 @@ impl LeadMutation {
                     index: index as i32,
                     code: error.code().to_owned(),
                     field: match &error {
-                        crate::error::AppError::BadUserInput { field, .. } => Some(field.clone()),
+                        AppError::BadUserInput { field, .. } => Some(field.clone()),
+                        AppError::Duplicate(_) => Some("email".to_owned()),
                         _ => None,
                     },
                     message: error.extend().message,

@@ -31,6 +31,7 @@ impl EventQuery {
         let page = PageRequest::new(first, cursor::decode_optional(cursor::EVENT, after.as_deref())?)?;
         let order = order.unwrap_or(EventOrder::NewestFirst).into();
         let events = service::event::list(&state.db, ctx.viewer()?, &filter, order, &page).await?;
+        ctx.loaders()?.prefetch_for_events(ctx, &events.items).await?;
         Ok(event_connection(events))
     }
 }

@@ -34,6 +34,7 @@ impl LeadQuery {
         let order = LeadOrder::to_service(order_by);
         let page = PageRequest::new(first, decode_lead_cursor(after.as_deref())?)?;
         let leads = service::lead::list(&state.db, ctx.viewer()?, &filter, order, &page).await?;
+        ctx.loaders()?.prefetch_for_leads(ctx, &leads.items).await?;
         Ok(lead_connection(leads, order))
     }
 }

@@ -79,6 +79,7 @@ impl Account {
         let order = LeadOrder::to_service(order_by);
         let page = PageRequest::new(first, decode_lead_cursor(after.as_deref())?)?;
         let leads = service::lead::list(&state.db, viewer, &filter, order, &page).await?;
+        ctx.loaders()?.prefetch_for_leads(ctx, &leads.items).await?;
         Ok(lead_connection(leads, order))
     }
 }
@@ -106,7 +107,10 @@ impl Campaign {
     /// Total spend so far.
     async fn spend(&self) -> Money {
         Money {
-            amount: crate::domain::money::to_major_units(self.0.spend_amount, &self.0.currency_code),
+            amount: super::money::Decimal(crate::domain::money::to_major_units(
+                self.0.spend_amount,
+                &self.0.currency_code,
+            )),
             currency_code: self.0.currency_code.clone(),
         }
     }
@@ -134,7 +138,11 @@ impl AccountFilter {
     pub fn to_service(&self) -> AppResult<service::account::AccountFilter> {
         Ok(service::account::AccountFilter {
             search: crate::domain::text::optional("search", self.search.as_deref(), crate::domain::text::MAX_LINE)?,
-            industry: self.industry.clone(),
+            industry: crate::domain::text::optional(
+                "industry",
+                self.industry.as_deref(),
+                crate::domain::text::MAX_LINE,
+            )?,
             owner_id: parse_optional_id("ownerId", self.owner_id.as_ref())?,
         })
     }

@@ -164,6 +164,7 @@ impl Lead {
         let filter = EventFilter { lead_id: Some(self.0.id), ..EventFilter::default() };
         let order = order.unwrap_or(EventOrder::OldestFirst).into();
         let events = service::event::list(&state.db, viewer, &filter, order, &page).await?;
+        ctx.loaders()?.prefetch_for_events(ctx, &events.items).await?;
         Ok(event_connection(events))
     }
 

@@ -1,12 +1,34 @@
 //! Money in the API: an exact decimal amount in currency units, with its currency.
 
-use async_graphql::{InputObject, SimpleObject};
-use rust_decimal::Decimal;
+use std::str::FromStr;
+
+use async_graphql::{InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
 
 use crate::{
     domain::money::{self, Money as DomainMoney},
     error::{AppError, AppResult},
 };
+
+/// An exact decimal number, carried as a string so no client parses it into a float.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decimal(pub rust_decimal::Decimal);
+
+/// A decimal number as a string, e.g. "1200.50"; exact, never a float.
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(text) if text.len() <= 40 => rust_decimal::Decimal::from_str(text.trim())
+                .map(Self)
+                .map_err(|_| InputValueError::custom("expected a decimal number such as \"1200.50\"")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
 
 /// An exact amount of money.
 #[derive(SimpleObject, Clone, Debug)]
@@ -21,7 +43,7 @@ impl Money {
     /// Money from stored minor units, when both parts are present.
     pub fn from_minor(amount: Option<i64>, currency_code: Option<&str>) -> Option<Self> {
         let (amount, code) = (amount?, currency_code?);
-        Some(Self { amount: money::to_major_units(amount, code), currency_code: code.to_owned() })
+        Some(Self { amount: Decimal(money::to_major_units(amount, code)), currency_code: code.to_owned() })
     }
 }
 
@@ -37,6 +59,6 @@ pub struct MoneyInput {
 impl MoneyInput {
     /// Parses into exact money; errors name `field`.
     pub fn parse(&self, field: &str) -> AppResult<DomainMoney> {
-        DomainMoney::parse(self.amount, &self.currency_code).map_err(|e| AppError::bad_input(field, e.to_string()))
+        DomainMoney::parse(self.amount.0, &self.currency_code).map_err(|e| AppError::bad_input(field, e.to_string()))
     }
 }

@@ -1,0 +1,140 @@
+//! A page of leads costs a fixed number of SQL statements however many leads it holds:
+//! owners and accounts are loaded in one batch each, not once per lead.
+
+use entity::{Role, Stage, lead};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestUser};
+
+const PAGE: &str = "query($first: Int) {
+    leads(first: $first) { edges { node { id email account { name } owner { name } } } }
+}";
+const ACCOUNT_PAGE: &str = "query($id: ID!, $first: Int) {
+    account(id: $id) { name leads(first: $first) { edges { node { id owner { name } } } } }
+}";
+
+/// Statements one request costs, and its data.
+async fn cost(app: &TestApp, user: &TestUser, query: &str, variables: Value) -> (u64, Value) {
+    let before = app.statements();
+    let data = app.data(user, query, variables).await;
+    (app.statements() - before, data)
+}
+
+/// `count` leads spread over `accounts` and owned in turn by `owners` (every fourth unowned).
+async fn leads(app: &TestApp, marketer: &TestUser, accounts: &[String], owners: &[Uuid], count: usize) -> Vec<Uuid> {
+    let rows: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({
+                "email": format!("lead-{i:03}@example.com"),
+                "channel": "EVENT",
+                "accountId": accounts[i % accounts.len()],
+            })
+        })
+        .collect();
+    let query = "mutation($input: ImportLeadsInput!) { importLeads(input: $input) { createdCount created { id } } }";
+    let data = app.data(marketer, query, json!({ "input": { "leads": rows } })).await;
+    assert_eq!(data["importLeads"]["createdCount"], count);
+    let ids: Vec<Uuid> = data["importLeads"]["created"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|lead| lead["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+        .collect();
+    for (n, owner) in owners.iter().enumerate() {
+        let owned = ids.iter().enumerate().filter(|(i, _)| i % 4 != 3 && i % owners.len() == n).map(|(_, id)| *id);
+        lead::Entity::update_many()
+            .col_expr(lead::Column::OwnerId, Expr::value(*owner))
+            .col_expr(lead::Column::Stage, Expr::value(Stage::Sal))
+            .filter(lead::Column::Id.is_in(owned))
+            .exec(&app.state.db)
+            .await
+            .expect("assign owners");
+    }
+    ids
+}
+
+async fn accounts(app: &TestApp, marketer: &TestUser, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..count {
+        ids.push(app.create_account(marketer, &format!("Account {i}"), &format!("account-{i}.example")).await);
+    }
+    ids
+}
+
+async fn reps(app: &TestApp, count: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        ids.push(app.user(Role::SalesRep).await.id);
+    }
+    ids
+}
+
+/// Ten accounts, five reps, a hundred leads; and a manager, who sees them all.
+async fn hundred_leads() -> (TestApp, TestUser) {
+    let app = TestApp::spawn().await;
+    let marketer = app.user(Role::Marketing).await;
+    let accounts = accounts(&app, &marketer, 10).await;
+    let owners = reps(&app, 5).await;
+    leads(&app, &marketer, &accounts, &owners, 100).await;
+    let manager = app.user(Role::SalesManager).await;
+    (app, manager)
+}
+
+/// Checks a page of `first` leads and returns what it cost.
+async fn page_cost(app: &TestApp, manager: &TestUser, first: usize) -> u64 {
+    let (statements, data) = cost(app, manager, PAGE, json!({ "first": first })).await;
+    let edges = data["leads"]["edges"].as_array().cloned().unwrap_or_default();
+    assert_eq!(edges.len(), first);
+    assert!(edges.iter().all(|e| e["node"]["account"]["name"].is_string()), "every lead has its account");
+    let owned = edges.iter().filter(|e| e["node"]["owner"]["name"].is_string()).count();
+    assert!(owned * 2 > first, "most leads have an owner: {owned} of {first}");
+    statements
+}
+
+#[tokio::test]
+async fn a_page_of_up_to_30_leads_with_accounts_and_owners_costs_four_statements() {
+    let (app, manager) = hundred_leads().await;
+    // The token's user, the page, its accounts, its owners.
+    for first in [10, 20, 30] {
+        assert_eq!(page_cost(&app, &manager, first).await, 4, "a page of {first}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_of_100_leads_costs_no_more_statements_than_a_page_of_20() {
+    let (app, manager) = hundred_leads().await;
+    let small = page_cost(&app, &manager, 20).await;
+    let large = page_cost(&app, &manager, 100).await;
+    assert_eq!(small, 4, "statements for 20 leads");
+    assert_eq!(large, small, "statements for 100 leads");
+}
+
+async fn account_page_cost(first: usize) -> u64 {
+    let app = TestApp::spawn().await;
+    let marketer = app.user(Role::Marketing).await;
+    let accounts = accounts(&app, &marketer, 2).await;
+    let owners = reps(&app, 6).await;
+    leads(&app, &marketer, &accounts, &owners, 2 * first + 10).await;
+    let manager = app.user(Role::SalesManager).await;
+    let (statements, data) = cost(&app, &manager, ACCOUNT_PAGE, json!({ "id": accounts[0], "first": first })).await;
+    let edges = data["account"]["leads"]["edges"].as_array().cloned().unwrap_or_default();
+    assert_eq!(edges.len(), first);
+    let owned = edges.iter().filter(|e| e["node"]["owner"]["name"].is_string()).count();
+    assert!(owned * 2 > first, "most leads have an owner: {owned} of {first}");
+    statements
+}
+
+#[tokio::test]
+async fn an_accounts_page_of_20_leads_with_owners_costs_at_most_four_statements() {
+    // The token's user, the account, its leads, their owners.
+    let statements = account_page_cost(20).await;
+    assert!(statements <= 4, "{statements} statements");
+}
+
+#[tokio::test]
+async fn an_accounts_page_of_50_leads_with_owners_costs_at_most_four_statements() {
+    let statements = account_page_cost(50).await;
+    assert!(statements <= 4, "{statements} statements");
+}
