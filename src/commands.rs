@@ -52,7 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> anyhow::Result<()> {
     let production = args.environment == Environment::Production;
-    let state = startup::build_state(database, &args.jwt, production).await?;
+    let state = startup::build_state(database, &args.jwt, &args.handoff, production).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let options = ServerOptions { graphiql: args.graphiql_enabled(), introspection: args.introspection_enabled() };
@@ -65,6 +65,20 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
         println!("Get a token: baton user add --email you@example.com --name You --role ADMIN");
         println!("             baton token --email you@example.com");
     }
+    tokio::spawn(sweep_idempotency_keys(state.db.clone()));
     startup::serve(listener, startup::router(state, options), startup::shutdown_signal()).await?;
     Ok(())
+}
+
+/// Forgets idempotency keys past their retention, hourly.
+async fn sweep_idempotency_keys(db: sea_orm::DatabaseConnection) {
+    let mut interval = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        interval.tick().await;
+        match service::idempotency::sweep(&db, domain::time::now()).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired idempotency keys removed"),
+            Err(error) => tracing::warn!(error = %error.message(), "sweeping idempotency keys failed"),
+        }
+    }
 }

@@ -104,6 +104,28 @@ pub struct ServeArgs {
     pub introspection: Option<bool>,
     #[command(flatten)]
     pub jwt: JwtConfig,
+    #[command(flatten)]
+    pub handoff: HandoffConfig,
+}
+
+/// Scoring and routing rules of the handoff.
+#[derive(Clone, Debug, Args)]
+pub struct HandoffConfig {
+    /// Score at which a LEAD becomes an MQL automatically.
+    #[arg(long, env = "BATON_MQL_THRESHOLD", default_value_t = 50)]
+    pub mql_threshold: i32,
+    /// Points per touchpoint kind, overriding the defaults, e.g. `WEBINAR=25,PAGE_VIEW=2`.
+    #[arg(long, env = "BATON_SCORE_POINTS", default_value = "")]
+    pub score_points: String,
+    /// Open SALs a rep may hold before routing passes them over.
+    #[arg(long, env = "BATON_MAX_OPEN_SALS_PER_REP", default_value_t = 25)]
+    pub max_open_sals_per_rep: u64,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        Self { mql_threshold: 50, score_points: String::new(), max_open_sals_per_rep: 25 }
+    }
 }
 
 impl ServeArgs {

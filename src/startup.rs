@@ -1,6 +1,6 @@
 //! Wires the parts together: database, authenticator, schema and router.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -17,8 +17,9 @@ use tower_http::{
 
 use crate::{
     auth::Authenticator,
-    config::{DatabaseConfig, JwtConfig},
+    config::{DatabaseConfig, HandoffConfig, JwtConfig},
     db,
+    domain::scoring::ScoringRules,
     graphql::{SchemaOptions, build_schema_with_state},
     http::{self, HttpState},
     state::AppState,
@@ -38,11 +39,24 @@ pub struct ServerOptions {
 }
 
 /// Connects, migrates, and builds the shared state.
-pub async fn build_state(database: &DatabaseConfig, jwt: &JwtConfig, production: bool) -> anyhow::Result<AppState> {
+pub async fn build_state(
+    database: &DatabaseConfig,
+    jwt: &JwtConfig,
+    handoff: &HandoffConfig,
+    production: bool,
+) -> anyhow::Result<AppState> {
+    let mut scoring = ScoringRules::default().with_points(&handoff.score_points)?;
+    scoring.mql_threshold = handoff.mql_threshold;
     let (db, statements) = db::connect(database).await?;
     db::migrate(&db).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
-    Ok(AppState { db, statements, auth: std::sync::Arc::new(auth) })
+    Ok(AppState {
+        db,
+        statements,
+        auth: Arc::new(auth),
+        scoring: Arc::new(scoring),
+        max_open_sals_per_rep: handoff.max_open_sals_per_rep,
+    })
 }
 
 /// The HTTP router.

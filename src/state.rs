@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Authenticator, db::StatementCounter};
+use crate::{auth::Authenticator, db::StatementCounter, domain::scoring::ScoringRules};
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -15,4 +15,8 @@ pub struct AppState {
     pub statements: StatementCounter,
     /// Verifies bearer tokens and resolves them to users.
     pub auth: Arc<Authenticator>,
+    /// Points per touchpoint and the automatic MQL threshold.
+    pub scoring: Arc<ScoringRules>,
+    /// Open SALs a rep may hold before routing passes them over.
+    pub max_open_sals_per_rep: u64,
 }

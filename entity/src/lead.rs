@@ -1,10 +1,12 @@
 //! A person in the funnel. Its stage changes only together with a `lead_event` row.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::enums::{Channel, Stage};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// Serializable so an idempotent mutation can replay the lead exactly as it first returned it.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "lead")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

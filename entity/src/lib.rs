@@ -3,6 +3,7 @@
 pub mod account;
 pub mod campaign;
 pub mod enums;
+pub mod idempotency_key;
 pub mod kpi_definition;
 pub mod lead;
 pub mod lead_event;

@@ -16,6 +16,7 @@ mod m20261126_000010_create_setting;
 mod m20261126_000011_seed_stage;
 mod m20261126_000012_seed_reason;
 mod m20261126_000013_seed_kpi_definition;
+mod m20261126_000014_create_idempotency_key;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_seed_stage::Migration),
             Box::new(m20261126_000012_seed_reason::Migration),
             Box::new(m20261126_000013_seed_kpi_definition::Migration),
+            Box::new(m20261126_000014_create_idempotency_key::Migration),
         ]
     }
 }

@@ -4,5 +4,7 @@ pub mod access;
 pub mod email;
 pub mod funnel;
 pub mod money;
+pub mod routing;
+pub mod scoring;
 pub mod text;
 pub mod time;

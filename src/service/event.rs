@@ -13,7 +13,10 @@ use super::{
     lead::scope_condition,
     page::{Page, PageRequest},
 };
-use crate::{domain::access::Viewer, error::AppResult};
+use crate::{
+    domain::{access::Viewer, money::Money},
+    error::AppResult,
+};
 
 /// Which events to list.
 #[derive(Clone, Debug, Default)]
@@ -80,6 +83,58 @@ pub async fn list(
     };
     let rows = query.filter(condition).limit(page.first + 1).all(db).await?;
     Ok(Page::from_overfetch(rows, page.first))
+}
+
+/// The `STAGE_CHANGED` event of a move from `before` to `after`.
+pub fn stage_changed(
+    before: &lead::Model,
+    after: &lead::Model,
+    actor: Option<Uuid>,
+    amount: Option<&Money>,
+    detail: Option<serde_json::Value>,
+) -> lead_event::ActiveModel {
+    let mut event = changed(after, LeadEventKind::StageChanged, actor, detail, after.updated_at);
+    event.from_stage = Set(Some(before.stage));
+    event.to_stage = Set(Some(after.stage));
+    event.from_stage_entered_at = Set(Some(before.stage_entered_at));
+    if matches!(after.stage, Stage::Lead | Stage::Disqualified | Stage::Lost) {
+        event.reason_code = Set(after.reason_code.clone());
+        event.note = Set(after.reason_note.clone());
+    }
+    if let Some(amount) = amount {
+        event.amount = Set(Some(amount.minor_units));
+        event.currency_code = Set(Some(amount.currency_code.clone()));
+    }
+    event
+}
+
+/// An event about `lead` (as it is after the change) that moves no stage.
+pub fn changed(
+    lead: &lead::Model,
+    kind: LeadEventKind,
+    actor: Option<Uuid>,
+    detail: Option<serde_json::Value>,
+    at: DateTime<Utc>,
+) -> lead_event::ActiveModel {
+    lead_event::ActiveModel {
+        position: NotSet,
+        id: Set(Uuid::now_v7()),
+        lead_id: Set(lead.id),
+        kind: Set(kind),
+        from_stage: Set(None),
+        to_stage: Set(None),
+        from_stage_entered_at: Set(None),
+        actor_id: Set(actor),
+        owner_id: Set(lead.owner_id),
+        channel: Set(lead.channel),
+        campaign_id: Set(lead.campaign_id),
+        reason_code: Set(None),
+        note: Set(None),
+        amount: Set(None),
+        currency_code: Set(None),
+        detail: Set(detail),
+        occurred_at: Set(at),
+    }
 }
 
 /// The `CREATED` event of a new lead.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{Channel, Stage, account, campaign, lead, lead_event};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, Value,
+    QuerySelect, Value,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -280,7 +280,7 @@ impl NewLead {
 pub async fn create(db: &DatabaseConnection, viewer: &Viewer, draft: &LeadDraft) -> AppResult<lead::Model> {
     ensure_may_create(viewer)?;
     let new_lead = NewLead::parse(draft)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     check_references(&txn, &[&new_lead]).await?;
     let lead = new_lead.into_model(time::now());
     lead::Entity::insert(lead.clone().into_active_model())
@@ -344,7 +344,7 @@ async fn import_chunk(
     chunk: &[(usize, NewLead)],
     report: &mut ImportReport,
 ) -> AppResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing: HashSet<String> = lead::Entity::find()
         .select_only()
         .column(lead::Column::Email)

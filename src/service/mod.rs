@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod event;
+pub mod handoff;
+pub mod idempotency;
 pub mod lead;
 pub mod page;
 pub mod stage;

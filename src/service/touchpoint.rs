@@ -1,11 +1,21 @@
-//! Reading a lead's touchpoints.
+//! Touchpoints: recording them (scoring, automatic qualification, first contact) and reading them.
 
-use entity::touchpoint;
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::{Channel, LeadEventKind, Stage, TouchpointKind, campaign, lead, lead_event, touchpoint};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::page::{Page, PageRequest};
-use crate::error::AppResult;
+use super::{
+    event,
+    handoff::{compare_and_set, visible_lead},
+    page::{Page, PageRequest},
+};
+use crate::{
+    db,
+    domain::{access::Viewer, time},
+    error::{AppError, AppResult},
+    state::AppState,
+};
 
 /// A lead's touchpoints, newest first. The caller has already checked the lead is visible.
 pub async fn list_for_lead(
@@ -19,4 +29,88 @@ pub async fn list_for_lead(
     }
     let rows = query.order_by_desc(touchpoint::Column::Id).limit(page.first + 1).all(db).await?;
     Ok(Page::from_overfetch(rows, page.first))
+}
+
+/// A touchpoint as a client reports it.
+#[derive(Clone, Debug)]
+pub struct TouchpointDraft {
+    pub lead_id: Uuid,
+    pub kind: TouchpointKind,
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub channel: Option<Channel>,
+    pub campaign_id: Option<Uuid>,
+}
+
+/// How far in the future a reported touchpoint may lie (clock skew), at most.
+const FUTURE_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
+
+/// Records a touchpoint: adds its points to the lead's score, appends a `TOUCHPOINT` event,
+/// and in the same transaction
+/// - qualifies a LEAD whose score crosses the MQL threshold (a `STAGE_CHANGED` event by the system);
+/// - marks a SAL's first sales contact when its owner calls, meets or emails it.
+#[tracing::instrument(skip_all, fields(lead_id = %draft.lead_id))]
+pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) -> AppResult<lead::Model> {
+    let db = &state.db;
+    let before = visible_lead(db, viewer, draft.lead_id).await?;
+    if !viewer.may_record_touchpoint(draft.kind, before.owner_id) {
+        return Err(AppError::Forbidden("record this kind of touchpoint on this lead".into()));
+    }
+    let now = time::now();
+    let occurred_at = draft.occurred_at.map(time::truncate).unwrap_or(now);
+    if occurred_at > now + FUTURE_TOLERANCE {
+        return Err(AppError::bad_input("occurredAt", "must not be in the future"));
+    }
+    if let Some(campaign_id) = draft.campaign_id {
+        if campaign::Entity::find_by_id(campaign_id).one(db).await?.is_none() {
+            return Err(AppError::bad_input("campaignId", "no campaign has this id"));
+        }
+    }
+    let points = state.scoring.points(draft.kind);
+    let touchpoint = touchpoint::Model {
+        id: Uuid::now_v7(),
+        lead_id: before.id,
+        kind: draft.kind,
+        channel: draft.channel,
+        campaign_id: draft.campaign_id,
+        actor_id: Some(viewer.id),
+        points,
+        occurred_at,
+        created_at: now,
+    };
+    let mut after = before.clone();
+    after.score = before.score.saturating_add(points);
+    after.version = before.version + 1;
+    after.updated_at = now;
+    let first_contact = draft.kind.is_sales_contact()
+        && before.stage == Stage::Sal
+        && before.owner_id == Some(viewer.id)
+        && before.first_contact_at.is_none()
+        && occurred_at >= before.stage_entered_at;
+    if first_contact {
+        after.first_contact_at = Some(occurred_at);
+    }
+    let detail = serde_json::json!({
+        "touchpointId": touchpoint.id,
+        "kind": draft.kind,
+        "points": points,
+        "score": after.score,
+        "firstContact": first_contact,
+    });
+    let mut events = vec![event::changed(&after, LeadEventKind::Touchpoint, Some(viewer.id), Some(detail), now)];
+    let qualifies = before.stage == Stage::Lead && state.scoring.crosses_threshold(before.score, after.score);
+    let before_move = after.clone();
+    if qualifies {
+        after.stage = Stage::Mql;
+        after.stage_entered_at = now;
+        after.version += 1;
+        let detail =
+            serde_json::json!({ "automatic": true, "score": after.score, "threshold": state.scoring.mql_threshold });
+        events.push(event::stage_changed(&before_move, &after, None, None, Some(detail)));
+    }
+    let txn = db::begin_write(db).await?;
+    compare_and_set(&txn, &before, &after).await?;
+    touchpoint::Entity::insert(touchpoint::ActiveModel::from(touchpoint)).exec_without_returning(&txn).await?;
+    lead_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+    txn.commit().await?;
+    Ok(after)
 }

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use baton::{
-    config::{DatabaseConfig, JwtConfig},
+    config::{DatabaseConfig, HandoffConfig, JwtConfig},
     startup::{self, ServerOptions},
     state::AppState,
 };
@@ -41,7 +41,7 @@ impl TestApp {
         let database = TestDatabase::create().await;
         let config =
             DatabaseConfig { url: database.url(), max_connections: 8, acquire_timeout: Duration::from_secs(5) };
-        let state = startup::build_state(&config, &jwt, false).await.expect("app state");
+        let state = startup::build_state(&config, &jwt, &HandoffConfig::default(), false).await.expect("app state");
         let router = startup::router(state.clone(), ServerOptions { graphiql: true, introspection: true });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");

@@ -1,6 +1,7 @@
 //! Mutation resolvers, one file per domain, merged into one root.
 
 mod account;
+mod handoff;
 mod lead;
 
 use async_graphql::MergedObject;
@@ -8,4 +9,4 @@ use async_graphql::MergedObject;
 /// The root of all writes.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(account::AccountMutation, lead::LeadMutation);
+pub struct MutationRoot(account::AccountMutation, lead::LeadMutation, handoff::HandoffMutation);
