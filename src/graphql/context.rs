@@ -1,11 +1,12 @@
 //! Small accessors so resolvers read state, viewer and loaders without unwraps.
 
 use async_graphql::{Context, ID};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::loaders::Loaders;
 use crate::{
-    domain::access::Viewer,
+    domain::{access::Viewer, time},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -15,10 +16,16 @@ use crate::{
 #[error("request context lacks {0}")]
 struct MissingContext(&'static str);
 
+/// When the HTTP request reached the server.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceivedAt(pub DateTime<Utc>);
+
 pub trait ContextExt {
     fn state(&self) -> AppResult<&AppState>;
     fn viewer(&self) -> AppResult<&Viewer>;
     fn loaders(&self) -> AppResult<&Loaders>;
+    /// When the request reached the server (now, for requests that did not come over HTTP).
+    fn received_at(&self) -> DateTime<Utc>;
 }
 
 impl ContextExt for Context<'_> {
@@ -32,6 +39,10 @@ impl ContextExt for Context<'_> {
 
     fn loaders(&self) -> AppResult<&Loaders> {
         self.data::<Loaders>().map_err(|_| AppError::internal(MissingContext("loaders")))
+    }
+
+    fn received_at(&self) -> DateTime<Utc> {
+        self.data::<ReceivedAt>().map_or_else(|_| time::now(), |received| received.0)
     }
 }
 

@@ -14,13 +14,19 @@ use axum::{
 use serde::Deserialize;
 
 use super::HttpState;
-use crate::{auth, error::AppError, graphql::loaders::Loaders};
+use crate::{
+    auth,
+    domain::time,
+    error::AppError,
+    graphql::{context::ReceivedAt, loaders::Loaders},
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
 /// `POST /graphql` with a JSON body.
 pub async fn post(State(http): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let received = ReceivedAt(time::now());
     let format = ResponseFormat::negotiate(&headers);
     if !json_content_type(&headers) {
         return error_response(
@@ -46,7 +52,7 @@ pub async fn post(State(http): State<HttpState>, headers: HeaderMap, body: Bytes
             );
         }
     };
-    execute(http, &headers, request, format).await
+    execute(http, &headers, request, format, received).await
 }
 
 /// The parameters of a GET request, named as the GraphQL-over-HTTP specification names them.
@@ -75,6 +81,7 @@ impl GetParams {
 
 /// `GET /graphql?query=…`, for queries only.
 pub async fn get(State(http): State<HttpState>, headers: HeaderMap, uri: Uri) -> Response {
+    let received = ReceivedAt(time::now());
     let format = ResponseFormat::negotiate(&headers);
     let request = Query::<GetParams>::try_from_uri(&uri)
         .map_err(|_| AppError::bad_input("query", "missing or malformed"))
@@ -92,10 +99,16 @@ pub async fn get(State(http): State<HttpState>, headers: HeaderMap, uri: Uri) ->
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(http, &headers, request, format).await
+    execute(http, &headers, request, format, received).await
 }
 
-async fn execute(http: HttpState, headers: &HeaderMap, request: Request, format: ResponseFormat) -> Response {
+async fn execute(
+    http: HttpState,
+    headers: &HeaderMap,
+    request: Request,
+    format: ResponseFormat,
+    received: ReceivedAt,
+) -> Response {
     let viewer = match auth::bearer_from_headers(headers) {
         Ok(token) => http.app.auth.viewer(&http.app.db, token).await,
         Err(error) => Err(error),
@@ -112,8 +125,9 @@ async fn execute(http: HttpState, headers: &HeaderMap, request: Request, format:
             return response;
         }
     };
-    let request = request.data(Loaders::new(&http.app.db)).data(viewer);
-    let response = http.schema.execute(request).await;
+    let request = request.data(Loaders::new(&http.app.db)).data(viewer).data(received);
+    let mut response = http.schema.execute(request).await;
+    response.errors.iter_mut().for_each(give_code);
     if is_request_error(&response) {
         // A request error has no `data` entry at all (GraphQL spec, "Response Format").
         let status = match format {
@@ -159,6 +173,19 @@ fn json_content_type(headers: &HeaderMap) -> bool {
     };
     let media_type = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     media_type == JSON || media_type == GRAPHQL_RESPONSE_JSON
+}
+
+/// Gives errors raised by async-graphql itself (syntax, validation, input coercion, query
+/// limits) the code the API promises on every error; ours already carry one.
+fn give_code(error: &mut ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_some() {
+        return;
+    }
+    let limit_exceeded = ["Query is too complex", "Query is nested too deep", "recursion depth"]
+        .iter()
+        .any(|limit| error.message.contains(limit));
+    extensions.set("code", if limit_exceeded { "QUERY_TOO_COMPLEX" } else { "BAD_USER_INPUT" });
 }
 
 /// A request error (unparsable, invalid) produced no data at all, as opposed to a field error.

@@ -2,10 +2,11 @@
 //! compare-and-sets the lead on the version it was decided on and appends its event, so
 //! concurrent moves cannot both win and no move exists without its event.
 
+use chrono::{DateTime, Utc};
 use entity::{LeadEventKind, Role, Stage, lead, lead_event, reason, setting, user};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -81,6 +82,10 @@ pub struct MoveCommand {
     #[serde(skip)]
     pub idempotency_key: Option<String>,
     pub details: MoveDetails,
+    /// When the request reached the server: what the viewer could see then decides
+    /// whether a lead that has since left their sight is reported as moved on or hidden.
+    #[serde(skip)]
+    pub asked_at: DateTime<Utc>,
 }
 
 /// Makes a stage move, or replays it when its idempotency key was seen before.
@@ -111,19 +116,33 @@ async fn idempotent(
     }
 }
 
+/// Decides and writes the move in one write transaction. The lead is read inside it, locked
+/// (`FOR UPDATE` on PostgreSQL; SQLite's immediate transaction already holds the write lock),
+/// so the decision is made on the row the write replaces: a concurrent change makes this
+/// request wait and then decide on the new state, instead of failing for having looked early.
 async fn apply_move(
     state: &AppState,
     viewer: &Viewer,
     command: &MoveCommand,
     key: Option<&IdempotencyKey>,
 ) -> AppResult<lead::Model> {
-    let db = &state.db;
     let mv = command.details.kind();
-    let before = visible_lead(db, viewer, command.lead_id).await?;
+    let asked_at = command.asked_at;
+    let txn = db::begin_write(&state.db).await?;
+    let before = locked_lead(&txn, command.lead_id).await?;
+    if !viewer.can_see_lead(before.stage, before.owner_id) {
+        // A lead that changed stage after the viewer asked (another rep accepted the MQL
+        // first) was visible to them: they learn it moved on. Anything else stays hidden.
+        return Err(if before.stage_entered_at >= asked_at {
+            AppError::InvalidTransition { from: before.stage, to: mv.target() }
+        } else {
+            AppError::NotFound("lead")
+        });
+    }
     if !viewer.may_attempt(mv) {
         return Err(AppError::Forbidden(format!("{} leads", verb(mv))));
     }
-    let plan = Plan::validate(db, &command.details).await?;
+    let plan = Plan::validate(&txn, &command.details).await?;
     check_expected_version(command.expected_version, &before)?;
     mv.check_from(before.stage)?;
     if !viewer.may_move(mv, before.stage, before.owner_id) {
@@ -140,14 +159,22 @@ async fn apply_move(
     match &plan {
         Plan::Qualify => {}
         Plan::Accept { owner_id } => {
-            let (owner, routed) = accepting_owner(state, viewer, *owner_id).await?;
+            let (owner, routed) = accepting_owner(&txn, state.max_open_sals_per_rep, viewer, *owner_id).await?;
             after.owner_id = Some(owner);
             after.first_contact_at = None;
             detail = routed.map(|decision| serde_json::json!({ "routing": decision }));
         }
         Plan::Reason(reason) if mv == Move::ReturnToMarketing => {
+            // Back in marketing's hands the lead is no opportunity: no rep, no deal, no
+            // qualification. The events keep what it was.
             after.owner_id = None;
             after.first_contact_at = None;
+            after.deal_value_amount = None;
+            after.currency_code = None;
+            after.budget = None;
+            after.authority = None;
+            after.need = None;
+            after.timeline = None;
             after.recycle_count = before.recycle_count + 1;
             after.reason_code = Some(reason.code.clone());
             after.reason_note = reason.note.clone();
@@ -171,7 +198,6 @@ async fn apply_move(
             amount = Some(won.clone());
         }
     }
-    let txn = db::begin_write(db).await?;
     compare_and_set(&txn, &before, &after).await?;
     if let (Plan::Accept { .. }, Some(owner)) = (&plan, after.owner_id) {
         remember_routed_rep(&txn, owner, detail.is_some()).await?;
@@ -195,7 +221,7 @@ enum Plan {
 }
 
 impl Plan {
-    async fn validate(db: &DatabaseConnection, details: &MoveDetails) -> AppResult<Self> {
+    async fn validate(db: &impl ConnectionTrait, details: &MoveDetails) -> AppResult<Self> {
         Ok(match details {
             MoveDetails::Qualify => Self::Qualify,
             MoveDetails::Accept { owner_id } => Self::Accept { owner_id: *owner_id },
@@ -226,7 +252,7 @@ fn parse_money(field: &str, money: &MoneyInput) -> AppResult<Money> {
 }
 
 /// A known, active reason code and a bounded note.
-async fn checked_reason(db: &DatabaseConnection, reason: &ReasonInput) -> AppResult<ReasonInput> {
+async fn checked_reason(db: &impl ConnectionTrait, reason: &ReasonInput) -> AppResult<ReasonInput> {
     let code = text::required("reasonCode", &reason.code, 64)?;
     let known = reason::Entity::find_by_id(code.clone()).one(db).await?.is_some_and(|r| r.active);
     if !known {
@@ -235,10 +261,22 @@ async fn checked_reason(db: &DatabaseConnection, reason: &ReasonInput) -> AppRes
     Ok(ReasonInput { code, note: text::optional("note", reason.note.as_deref(), text::MAX_NOTE)? })
 }
 
-/// The lead, if the viewer may see it; `NOT_FOUND` otherwise, so hidden leads and missing
-/// leads look the same.
-pub(super) async fn visible_lead(db: &DatabaseConnection, viewer: &Viewer, lead_id: Uuid) -> AppResult<lead::Model> {
-    super::lead::find(db, viewer, lead_id).await?.ok_or(AppError::NotFound("lead"))
+/// The lead, read and locked for the rest of the transaction (`FOR UPDATE` on PostgreSQL;
+/// SQLite's immediate transaction already excludes other writers). The move is decided on
+/// this row, so concurrent requests see each other's effects instead of failing late.
+pub(super) async fn locked_lead(txn: &DatabaseTransaction, lead_id: Uuid) -> AppResult<lead::Model> {
+    lead::Entity::find_by_id(lead_id).lock_exclusive().one(txn).await?.ok_or(AppError::NotFound("lead"))
+}
+
+/// [`locked_lead`], if the viewer may see it as it is now.
+pub(super) async fn locked_visible_lead(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    lead_id: Uuid,
+) -> AppResult<lead::Model> {
+    Some(locked_lead(txn, lead_id).await?)
+        .filter(|lead| viewer.can_see_lead(lead.stage, lead.owner_id))
+        .ok_or(AppError::NotFound("lead"))
 }
 
 pub(super) fn check_expected_version(expected: Option<i32>, lead: &lead::Model) -> AppResult<()> {
@@ -259,9 +297,11 @@ pub(super) async fn compare_and_set(
     before: &lead::Model,
     after: &lead::Model,
 ) -> AppResult<()> {
+    // `into_active_model` marks every column unchanged, which `set` would skip: write them all.
     let result = lead::Entity::update_many()
-        .set(after.clone().into_active_model())
+        .set(after.clone().into_active_model().reset_all())
         .filter(lead::Column::Id.eq(before.id))
+        .filter(lead::Column::Stage.eq(before.stage))
         .filter(lead::Column::Version.eq(before.version))
         .exec(txn)
         .await?;
@@ -277,7 +317,8 @@ pub(super) async fn compare_and_set(
 
 /// Who will own an accepted lead, and the routing decision when routing chose.
 async fn accepting_owner(
-    state: &AppState,
+    txn: &DatabaseTransaction,
+    capacity: u64,
     viewer: &Viewer,
     requested: Option<Uuid>,
 ) -> AppResult<(Uuid, Option<RoutingDecision>)> {
@@ -286,18 +327,18 @@ async fn accepting_owner(
         (Role::SalesRep, Some(owner)) if owner == viewer.id => Ok((viewer.id, None)),
         (Role::SalesRep, Some(_)) => Err(AppError::Forbidden("accept leads for another rep".into())),
         (_, Some(owner)) => {
-            ensure_active_rep(&state.db, owner, "ownerId").await?;
+            ensure_active_rep(txn, owner, "ownerId").await?;
             Ok((owner, None))
         }
         (_, None) => {
-            let decision = route(&state.db, state.max_open_sals_per_rep).await?;
+            let decision = route(txn, capacity).await?;
             Ok((decision.rep_id, Some(decision)))
         }
     }
 }
 
 /// Refuses anyone but an active sales rep as a lead's owner.
-pub(super) async fn ensure_active_rep(db: &DatabaseConnection, user_id: Uuid, field: &str) -> AppResult<()> {
+pub(super) async fn ensure_active_rep(db: &impl ConnectionTrait, user_id: Uuid, field: &str) -> AppResult<()> {
     let user = user::Entity::find_by_id(user_id).one(db).await?;
     match user {
         Some(user) if user.active && user.role == Role::SalesRep => Ok(()),
@@ -307,8 +348,24 @@ pub(super) async fn ensure_active_rep(db: &DatabaseConnection, user_id: Uuid, fi
 
 const ROUTING_CURSOR: &str = "routing_last_rep";
 
-/// Round robin over active reps, skipping those at capacity.
-async fn route(db: &DatabaseConnection, capacity: u64) -> AppResult<RoutingDecision> {
+/// Round robin over active reps, skipping those at capacity. Routing decisions take turns:
+/// the cursor row stays locked until the transaction ends, so two concurrent decisions
+/// cannot both count the same free slot (SQLite's write lock already serializes them).
+async fn route(db: &DatabaseTransaction, capacity: u64) -> AppResult<RoutingDecision> {
+    let cursor = setting::ActiveModel {
+        key: Set(ROUTING_CURSOR.to_owned()),
+        value: Set(String::new()),
+        updated_at: Set(time::now()),
+    };
+    setting::Entity::insert(cursor)
+        .on_conflict(sea_orm::sea_query::OnConflict::column(setting::Column::Key).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    let previous = setting::Entity::find_by_id(ROUTING_CURSOR)
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .and_then(|row| Uuid::parse_str(&row.value).ok());
     let reps: Vec<Uuid> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
@@ -336,8 +393,6 @@ async fn route(db: &DatabaseConnection, capacity: u64) -> AppResult<RoutingDecis
             open_sals: loads.iter().find(|(id, _)| *id == rep_id).map_or(0, |(_, n)| *n as u64),
         })
         .collect();
-    let previous =
-        setting::Entity::find_by_id(ROUTING_CURSOR).one(db).await?.and_then(|row| Uuid::parse_str(&row.value).ok());
     routing::next_rep(&candidates, previous, capacity)
         .ok_or_else(|| AppError::Conflict("no active sales rep has room for another SAL; name an owner".into()))
 }
@@ -393,12 +448,12 @@ pub async fn assign(
     let input = Input { lead_id, owner_id, expected_version };
     let key = IdempotencyKey::new(viewer.id, idempotency_key, "assignLead", &input)?;
     let attempt = async {
-        let db = &state.db;
-        let before = visible_lead(db, viewer, lead_id).await?;
+        let txn = db::begin_write(&state.db).await?;
+        let before = locked_visible_lead(&txn, viewer, lead_id).await?;
         if !viewer.may_assign() {
             return Err(AppError::Forbidden("assign leads".into()));
         }
-        ensure_active_rep(db, owner_id, "ownerId").await?;
+        ensure_active_rep(&txn, owner_id, "ownerId").await?;
         check_expected_version(expected_version, &before)?;
         if !matches!(before.stage, Stage::Sal | Stage::Sql) {
             return Err(AppError::bad_input("leadId", "only SAL and SQL leads have a rep to reassign"));
@@ -411,7 +466,6 @@ pub async fn assign(
         after.owner_id = Some(owner_id);
         after.version = before.version + 1;
         after.updated_at = now;
-        let txn = db::begin_write(db).await?;
         compare_and_set(&txn, &before, &after).await?;
         let detail = serde_json::json!({ "previousOwnerId": before.owner_id });
         let event = event::changed(&after, LeadEventKind::Assigned, Some(viewer.id), Some(detail), now);

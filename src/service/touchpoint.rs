@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     event,
-    handoff::{compare_and_set, visible_lead},
+    handoff::{compare_and_set, locked_visible_lead},
     page::{Page, PageRequest},
 };
 use crate::{
@@ -48,22 +48,26 @@ const FUTURE_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
 /// and in the same transaction
 /// - qualifies a LEAD whose score crosses the MQL threshold (a `STAGE_CHANGED` event by the system);
 /// - marks a SAL's first sales contact when its owner calls, meets or emails it.
+///
+/// The lead is read locked inside the write transaction, so touchpoints arriving together
+/// all count, one after the other, and exactly one of them crosses the threshold.
 #[tracing::instrument(skip_all, fields(lead_id = %draft.lead_id))]
 pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) -> AppResult<lead::Model> {
-    let db = &state.db;
-    let before = visible_lead(db, viewer, draft.lead_id).await?;
+    let txn = db::begin_write(&state.db).await?;
+    let before = locked_visible_lead(&txn, viewer, draft.lead_id).await?;
     if !viewer.may_record_touchpoint(draft.kind, before.owner_id) {
         return Err(AppError::Forbidden("record this kind of touchpoint on this lead".into()));
     }
+    // Taken once the lead is locked, so its events' times follow the order they are written in.
     let now = time::now();
     let occurred_at = draft.occurred_at.map(time::truncate).unwrap_or(now);
     if occurred_at > now + FUTURE_TOLERANCE {
         return Err(AppError::bad_input("occurredAt", "must not be in the future"));
     }
-    if let Some(campaign_id) = draft.campaign_id {
-        if campaign::Entity::find_by_id(campaign_id).one(db).await?.is_none() {
-            return Err(AppError::bad_input("campaignId", "no campaign has this id"));
-        }
+    if let Some(campaign_id) = draft.campaign_id
+        && campaign::Entity::find_by_id(campaign_id).one(&txn).await?.is_none()
+    {
+        return Err(AppError::bad_input("campaignId", "no campaign has this id"));
     }
     let points = state.scoring.points(draft.kind);
     let touchpoint = touchpoint::Model {
@@ -107,7 +111,6 @@ pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) 
             serde_json::json!({ "automatic": true, "score": after.score, "threshold": state.scoring.mql_threshold });
         events.push(event::stage_changed(&before_move, &after, None, None, Some(detail)));
     }
-    let txn = db::begin_write(db).await?;
     compare_and_set(&txn, &before, &after).await?;
     touchpoint::Entity::insert(touchpoint::ActiveModel::from(touchpoint)).exec_without_returning(&txn).await?;
     lead_event::Entity::insert_many(events).exec_without_returning(&txn).await?;

@@ -1,6 +1,6 @@
 //! Spawning a fresh app per test, and talking to it like a client would.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use baton::{
     config::{DatabaseConfig, HandoffConfig, JwtConfig},
@@ -20,6 +20,8 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// An admin who reads leads to check what changed, created on first use.
+    observer: tokio::sync::OnceCell<TestUser>,
     _database: TestDatabase,
 }
 
@@ -38,10 +40,19 @@ impl TestApp {
     }
 
     pub async fn spawn_with(jwt: JwtConfig) -> Self {
+        Self::spawn_with_config(jwt, HandoffConfig::default()).await
+    }
+
+    /// Baton with HS256 test tokens and these scoring and routing rules.
+    pub async fn spawn_with_handoff(handoff: HandoffConfig) -> Self {
+        Self::spawn_with_config(jwt_config(Some(TEST_SECRET), None, None), handoff).await
+    }
+
+    async fn spawn_with_config(jwt: JwtConfig, handoff: HandoffConfig) -> Self {
         let database = TestDatabase::create().await;
         let config =
             DatabaseConfig { url: database.url(), max_connections: 8, acquire_timeout: Duration::from_secs(5) };
-        let state = startup::build_state(&config, &jwt, &HandoffConfig::default(), false).await.expect("app state");
+        let state = startup::build_state(&config, &jwt, &handoff, false).await.expect("app state");
         let router = startup::router(state.clone(), ServerOptions { graphiql: true, introspection: true });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
@@ -52,7 +63,14 @@ impl TestApp {
             })
             .await;
         });
-        Self { address, state, client: reqwest::Client::new(), shutdown: Some(shutdown), _database: database }
+        Self {
+            address,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            observer: tokio::sync::OnceCell::new(),
+            _database: database,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -232,6 +250,111 @@ impl TestApp {
         event.insert(db).await.expect("append event");
     }
 
+    /// An admin to read leads with, whatever their stage and owner.
+    pub async fn observer(&self) -> &TestUser {
+        self.observer.get_or_init(|| self.user(Role::Admin)).await
+    }
+
+    /// Runs the handoff mutation `name` (`acceptLead`, `recordTouchpoint` …) with `input`:
+    /// the lead it returns (with [`LEAD_FIELDS`]), or its first error.
+    pub async fn act(&self, user: &TestUser, name: &str, input: Value) -> Result<Value, Value> {
+        let (_, body) = self.post(&user.token, &handoff_mutation(name), json!({ "input": input })).await;
+        match body.get("errors") {
+            Some(errors) => Err(errors[0].clone()),
+            None => Ok(body["data"][name].clone()),
+        }
+    }
+
+    /// Runs a handoff mutation that must succeed and returns the lead.
+    pub async fn moved(&self, user: &TestUser, name: &str, input: Value) -> Value {
+        self.act(user, name, input.clone()).await.unwrap_or_else(|error| panic!("{name} {input}: {error}"))
+    }
+
+    /// Runs a handoff mutation that must fail with `code`, checks that the lead (named by
+    /// `input.leadId`) did not change at all, version and history included, and returns the error.
+    pub async fn refused(&self, user: &TestUser, name: &str, input: Value, code: &str) -> Value {
+        let lead_id = input["leadId"].as_str().unwrap_or_default().to_owned();
+        let before = self.snapshot(&lead_id).await;
+        let error = match self.act(user, name, input.clone()).await {
+            Ok(lead) => panic!("{name} {input} succeeded: {lead}"),
+            Err(error) => error,
+        };
+        assert_eq!(error["extensions"]["code"], code, "{name} {input}: {error}");
+        assert_eq!(self.snapshot(&lead_id).await, before, "{name} {input} changed the lead");
+        error
+    }
+
+    /// Everything about a lead a refused request must leave alone (null for no such lead).
+    pub async fn snapshot(&self, lead_id: &str) -> Value {
+        if Uuid::parse_str(lead_id).is_err() {
+            return Value::Null;
+        }
+        let query = "query($id: ID!) { lead(id: $id) {
+            stage version score recycleCount updatedAt stageEnteredAt firstContactAt owner { id }
+            dealValue { amount currencyCode } reason { code } reasonNote
+            events(first: 100) { edges { node { id kind } } }
+            touchpoints(first: 100) { edges { node { id } } }
+        } }";
+        self.data(self.observer().await, query, json!({ "id": lead_id })).await["lead"].clone()
+    }
+
+    /// A lead's history, oldest first, with [`EVENT_FIELDS`].
+    pub async fn history(&self, lead_id: &str) -> Vec<Value> {
+        let query = format!(
+            "query($id: ID!) {{ lead(id: $id) {{ events(first: 100) {{ edges {{ node {{ {EVENT_FIELDS} }} }} }} }} }}"
+        );
+        nodes(&self.data(self.observer().await, &query, json!({ "id": lead_id })).await["lead"]["events"])
+    }
+
+    /// A new lead, moved to `stage` through the real mutations by an admin (`owner` takes
+    /// it at SAL; it must be a rep). Returns its id.
+    pub async fn lead_in_stage(&self, email: &str, stage: Stage, owner: Option<&TestUser>) -> String {
+        let admin = self.observer().await;
+        let id = self.create_lead(admin, email, json!({})).await;
+        let path: &[&str] = match stage {
+            Stage::Lead => &[],
+            Stage::Mql => &["qualifyLead"],
+            Stage::Sal => &["qualifyLead", "acceptLead"],
+            Stage::Sql => &["qualifyLead", "acceptLead", "convertToSql"],
+            Stage::Won => &["qualifyLead", "acceptLead", "convertToSql", "closeWon"],
+            Stage::Lost => &["qualifyLead", "acceptLead", "convertToSql", "closeLost"],
+            Stage::Disqualified => &["disqualifyLead"],
+        };
+        for name in path {
+            let mut input = sample_input(name, &id);
+            if *name == "acceptLead" {
+                let owner = owner.expect("an owner for a SAL");
+                input["ownerId"] = json!(owner.id.to_string());
+            }
+            self.moved(admin, name, input).await;
+        }
+        id
+    }
+
+    /// Sends every handoff request at once, each from its own task on the test's runtime
+    /// (released together by a barrier), and returns their results in the order given.
+    pub async fn all_at_once(
+        self: &Arc<Self>,
+        requests: Vec<(TestUser, &'static str, Value)>,
+    ) -> Vec<Result<Value, Value>> {
+        let barrier = Arc::new(tokio::sync::Barrier::new(requests.len()));
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .map(|(user, name, input)| {
+                let (app, barrier) = (Arc::clone(self), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    app.act(&user, name, input).await
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("request task"));
+        }
+        results
+    }
+
     /// SQL statements sent so far on this app's pool.
     pub fn statements(&self) -> u64 {
         self.state.statements.get()
@@ -243,6 +366,41 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+    }
+}
+
+/// The lead fields the handoff tests check; every mutation run by [`TestApp::act`] selects them.
+pub const LEAD_FIELDS: &str = "id stage version score recycleCount stageEnteredAt updatedAt firstContactAt
+    owner { id } dealValue { amount currencyCode } reason { code } reasonNote
+    qualification { budget authority need timeline }";
+
+/// The event fields the handoff tests check.
+pub const EVENT_FIELDS: &str = "kind fromStage toStage actor { id } owner { id } reason { code } note
+    amount { amount currencyCode } occurredAt timeInPreviousStageSeconds";
+
+/// The mutation `name` taking `$input: <Name>Input!` and selecting [`LEAD_FIELDS`].
+pub fn handoff_mutation(name: &str) -> String {
+    let mut chars = name.chars();
+    let input_type: String = chars.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(chars).collect();
+    format!("mutation($input: {input_type}Input!) {{ {name}(input: $input) {{ {LEAD_FIELDS} }} }}")
+}
+
+/// A valid input for the handoff mutation `name` on `lead_id`, with every required field.
+pub fn sample_input(name: &str, lead_id: &str) -> Value {
+    match name {
+        "returnToMarketing" => json!({ "leadId": lead_id, "reasonCode": "BAD_TIMING" }),
+        "disqualifyLead" => json!({ "leadId": lead_id, "reasonCode": "NOT_A_FIT" }),
+        "closeLost" => json!({ "leadId": lead_id, "reasonCode": "LOST_TO_COMPETITOR" }),
+        "convertToSql" => json!({
+            "leadId": lead_id,
+            "dealValue": { "amount": "12000.50", "currencyCode": "USD" },
+            "budget": "Approved for Q3",
+            "authority": "VP Sales signs",
+            "need": "Pipeline visibility",
+            "timeline": "This quarter",
+        }),
+        "closeWon" => json!({ "leadId": lead_id, "amount": { "amount": "11500", "currencyCode": "USD" } }),
+        _ => json!({ "leadId": lead_id }),
     }
 }
 

@@ -3,10 +3,16 @@
 
 mod accounts;
 mod auth;
+mod concurrency;
 mod events;
+mod funnel_model;
+mod handoff;
 mod helpers;
 mod http;
+mod idempotency;
 mod leads;
 mod n_plus_one;
+mod routing;
 mod schema_file;
+mod touchpoints;
 mod visibility;

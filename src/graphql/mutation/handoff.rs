@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    domain::time,
     error::AppResult,
     graphql::{
         context::{ContextExt, parse_id, parse_optional_id},
@@ -162,7 +163,8 @@ fn command(
     idempotency_key: Option<String>,
     details: MoveDetails,
 ) -> AppResult<MoveCommand> {
-    Ok(MoveCommand { lead_id: parse_id("leadId", lead_id)?, expected_version, idempotency_key, details })
+    let lead_id = parse_id("leadId", lead_id)?;
+    Ok(MoveCommand { lead_id, expected_version, idempotency_key, details, asked_at: time::now() })
 }
 
 #[derive(Default)]
@@ -170,7 +172,8 @@ pub struct HandoffMutation;
 
 impl HandoffMutation {
     async fn run(&self, ctx: &Context<'_>, command: AppResult<MoveCommand>) -> Result<Lead> {
-        let lead = handoff::move_lead(ctx.state()?, ctx.viewer()?, &command?).await?;
+        let command = MoveCommand { asked_at: ctx.received_at(), ..command? };
+        let lead = handoff::move_lead(ctx.state()?, ctx.viewer()?, &command).await?;
         Ok(Lead(lead))
     }
 }
