@@ -20,6 +20,7 @@ use crate::{
     config::{DatabaseConfig, HandoffConfig, JwtConfig},
     db,
     domain::scoring::ScoringRules,
+    events::Events,
     graphql::{SchemaOptions, build_schema_with_state},
     http::{self, HttpState},
     state::AppState,
@@ -50,12 +51,14 @@ pub async fn build_state(
     let (db, statements) = db::connect(database).await?;
     db::migrate(&db).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
+    let events = Events::start(&db).await?;
     Ok(AppState {
         db,
         statements,
         auth: Arc::new(auth),
         scoring: Arc::new(scoring),
         max_open_sals_per_rep: handoff.max_open_sals_per_rep,
+        events,
     })
 }
 
@@ -69,7 +72,7 @@ pub fn router(state: AppState, options: ServerOptions) -> Router {
     };
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/graphql", get(http::graphql::get).post(http::graphql::post))
+        .route("/graphql", get(http::ws::get).post(http::graphql::post))
         .route("/", get(http::graphiql))
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))

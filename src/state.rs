@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Authenticator, db::StatementCounter, domain::scoring::ScoringRules};
+use crate::{auth::Authenticator, db::StatementCounter, domain::scoring::ScoringRules, events::Events};
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -19,4 +19,7 @@ pub struct AppState {
     pub scoring: Arc<ScoringRules>,
     /// Open SALs a rep may hold before routing passes them over.
     pub max_open_sals_per_rep: u64,
+    /// The live event log: this instance's tailer and its subscribers' hub. Services call
+    /// `events.committed()` after each commit that appends events.
+    pub events: Events,
 }

@@ -17,6 +17,7 @@ mod m20261126_000011_seed_stage;
 mod m20261126_000012_seed_reason;
 mod m20261126_000013_seed_kpi_definition;
 mod m20261126_000014_create_idempotency_key;
+mod m20261126_000015_add_lead_event_txid;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_seed_reason::Migration),
             Box::new(m20261126_000013_seed_kpi_definition::Migration),
             Box::new(m20261126_000014_create_idempotency_key::Migration),
+            Box::new(m20261126_000015_add_lead_event_txid::Migration),
         ]
     }
 }

@@ -11,7 +11,10 @@ use entity::{account, campaign, lead, lead_event, reason, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::{
+    error::{AppError, AppResult},
+    events::LoggedEvent,
+};
 
 /// The loaders of one request.
 pub struct Loaders {
@@ -44,6 +47,15 @@ impl Loaders {
 }
 
 impl Loaders {
+    /// Forgets everything loaded so far, so later loads read fresh rows.
+    pub fn clear(&self) {
+        self.users.clear::<Uuid>();
+        self.accounts.clear::<Uuid>();
+        self.campaigns.clear::<Uuid>();
+        self.leads.clear::<Uuid>();
+        self.reasons.clear::<String>();
+    }
+
     /// Loads, one statement per relation, what the current connection field's selection
     /// (`edges { node { … } }`) asks of a page of leads.
     pub async fn prefetch_for_leads(&self, ctx: &Context<'_>, leads: &[lead::Model]) -> AppResult<()> {
@@ -64,7 +76,8 @@ impl Loaders {
     }
 
     /// The same for a page of events.
-    pub async fn prefetch_for_events(&self, ctx: &Context<'_>, events: &[lead_event::Model]) -> AppResult<()> {
+    pub async fn prefetch_for_events(&self, ctx: &Context<'_>, events: &[LoggedEvent]) -> AppResult<()> {
+        let events: Vec<&lead_event::Model> = events.iter().map(|e| &e.event).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         let mut users: Vec<Uuid> = Vec::new();
         if node.field("actor").exists() {

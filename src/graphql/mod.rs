@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod mutation;
 pub mod query;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
 pub use schema::{BatonSchema, SchemaOptions, build_schema, build_schema_with_state};

@@ -1,11 +1,11 @@
 //! Builds the schema without any data, so the SDL can be printed and checked anywhere.
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
-use super::{mutation::MutationRoot, query::QueryRoot};
+use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::state::AppState;
 
-pub type BatonSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type BatonSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Switches that differ between development and production.
 #[derive(Clone, Copy, Debug)]
@@ -30,8 +30,8 @@ pub fn build_schema_with_state(options: SchemaOptions, state: AppState) -> Baton
 }
 
 /// The schema, with limits that bound the cost of any one query.
-fn builder(options: SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+fn builder(options: SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
         .limit_depth(12)
         .limit_complexity(5_000)
         .limit_recursive_depth(32)

@@ -2,6 +2,7 @@
 
 pub mod graphql;
 pub mod health;
+pub mod ws;
 
 use async_graphql::http::GraphiQLSource;
 use axum::http::StatusCode;

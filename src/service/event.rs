@@ -5,7 +5,7 @@ use entity::{LeadEventKind, Stage, lead, lead_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Query,
+    sea_query::{Expr, Query},
 };
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ use super::{
 use crate::{
     domain::{access::Viewer, money::Money},
     error::AppResult,
+    events::log::{LogCursor, LoggedEvent, txid_column},
 };
 
 /// Which events to list.
@@ -36,15 +37,18 @@ pub enum EventOrder {
     NewestFirst,
 }
 
-/// Events of the leads the viewer may see, in log order (or reversed), after a log position.
+/// Events of the leads the viewer may see, in position order (or reversed), after a cursor.
+/// Pages are keyed by position alone: a stable order for browsing. Following the log in
+/// commit order, without ever passing an event that commits late, is the tailer's job
+/// (`events::log`); both hand out the same cursors.
 #[tracing::instrument(skip_all, fields(lead_id = ?filter.lead_id))]
 pub async fn list(
     db: &DatabaseConnection,
     viewer: &Viewer,
     filter: &EventFilter,
     order: EventOrder,
-    page: &PageRequest<i64>,
-) -> AppResult<Page<lead_event::Model>> {
+    page: &PageRequest<LogCursor>,
+) -> AppResult<Page<LoggedEvent>> {
     let mut condition = Condition::all();
     if let Some(scope) = scope_condition(viewer) {
         let visible_leads = Query::select().column(lead::Column::Id).from(lead::Entity).cond_where(scope).to_owned();
@@ -68,7 +72,7 @@ pub async fn list(
     if let Some(to) = filter.occurred_to {
         condition = condition.add(lead_event::Column::OccurredAt.lt(to));
     }
-    let query = match (order, page.after) {
+    let query = match (order, page.after.map(|cursor| cursor.position)) {
         (EventOrder::OldestFirst, Some(after)) => {
             lead_event::Entity::find().filter(lead_event::Column::Position.gt(after))
         }
@@ -81,7 +85,13 @@ pub async fn list(
         EventOrder::OldestFirst => query.order_by_asc(lead_event::Column::Position),
         EventOrder::NewestFirst => query.order_by_desc(lead_event::Column::Position),
     };
-    let rows = query.filter(condition).limit(page.first + 1).all(db).await?;
+    let rows = query
+        .filter(condition)
+        .column_as(Expr::cust(txid_column(db.get_database_backend())), "txid")
+        .limit(page.first + 1)
+        .into_model::<LoggedEvent>()
+        .all(db)
+        .await?;
     Ok(Page::from_overfetch(rows, page.first))
 }
 

@@ -208,6 +208,7 @@ async fn apply_move(
         key.store(&txn, &after).await?;
     }
     txn.commit().await?;
+    state.events.committed();
     Ok(after)
 }
 
@@ -474,6 +475,7 @@ pub async fn assign(
             key.store(&txn, &after).await?;
         }
         txn.commit().await?;
+        state.events.committed();
         Ok(after)
     };
     idempotent(&state.db, key.as_ref(), attempt).await

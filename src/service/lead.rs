@@ -23,6 +23,7 @@ use crate::{
         text, time,
     },
     error::{AppError, AppResult},
+    events::Events,
 };
 
 /// Which leads to list. Every condition present must hold.
@@ -277,7 +278,12 @@ impl NewLead {
 
 /// Creates a lead in stage LEAD and appends its `CREATED` event, in one transaction.
 #[tracing::instrument(skip_all, fields(email = %draft.email))]
-pub async fn create(db: &DatabaseConnection, viewer: &Viewer, draft: &LeadDraft) -> AppResult<lead::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    events: &Events,
+    viewer: &Viewer,
+    draft: &LeadDraft,
+) -> AppResult<lead::Model> {
     ensure_may_create(viewer)?;
     let new_lead = NewLead::parse(draft)?;
     let txn = crate::db::begin_write(db).await?;
@@ -289,6 +295,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, draft: &LeadDraft)
         .map_err(AppError::from_db("a lead with this email"))?;
     lead_event::Entity::insert(event::created(&lead, Some(viewer.id))).exec_without_returning(&txn).await?;
     txn.commit().await?;
+    events.committed();
     Ok(lead)
 }
 
@@ -314,7 +321,12 @@ pub struct ImportReport {
 /// Creates many leads. Invalid and duplicate rows are reported by index; the valid ones
 /// are written in chunks of [`IMPORT_CHUNK`], one transaction each, with their events.
 #[tracing::instrument(skip_all, fields(rows = drafts.len()))]
-pub async fn import(db: &DatabaseConnection, viewer: &Viewer, drafts: &[LeadDraft]) -> AppResult<ImportReport> {
+pub async fn import(
+    db: &DatabaseConnection,
+    events: &Events,
+    viewer: &Viewer,
+    drafts: &[LeadDraft],
+) -> AppResult<ImportReport> {
     ensure_may_create(viewer)?;
     if drafts.len() > MAX_IMPORT_ROWS {
         return Err(AppError::bad_input("leads", format!("at most {MAX_IMPORT_ROWS} rows per import")));
@@ -332,7 +344,7 @@ pub async fn import(db: &DatabaseConnection, viewer: &Viewer, drafts: &[LeadDraf
         }
     }
     for chunk in valid.chunks(IMPORT_CHUNK) {
-        import_chunk(db, viewer, chunk, &mut report).await?;
+        import_chunk(db, events, viewer, chunk, &mut report).await?;
     }
     report.errors.sort_by_key(|e| e.index);
     Ok(report)
@@ -340,6 +352,7 @@ pub async fn import(db: &DatabaseConnection, viewer: &Viewer, drafts: &[LeadDraf
 
 async fn import_chunk(
     db: &DatabaseConnection,
+    events: &Events,
     viewer: &Viewer,
     chunk: &[(usize, NewLead)],
     report: &mut ImportReport,
@@ -376,6 +389,7 @@ async fn import_chunk(
             .await?;
     }
     txn.commit().await?;
+    events.committed();
     report.created.extend(leads);
     Ok(())
 }

@@ -115,5 +115,6 @@ pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) 
     touchpoint::Entity::insert(touchpoint::ActiveModel::from(touchpoint)).exec_without_returning(&txn).await?;
     lead_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
     txn.commit().await?;
+    state.events.committed();
     Ok(after)
 }

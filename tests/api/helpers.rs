@@ -49,7 +49,22 @@ impl TestApp {
     }
 
     async fn spawn_with_config(jwt: JwtConfig, handoff: HandoffConfig) -> Self {
-        let database = TestDatabase::create().await;
+        Self::spawn_on(TestDatabase::create().await, jwt, handoff).await
+    }
+
+    /// Another instance of Baton on this app's database (for PostgreSQL multi-instance tests),
+    /// with the same test tokens. The database stays until its first app is dropped.
+    pub async fn second_instance(&self) -> Self {
+        let database = TestDatabase::Shared(self._database.url());
+        Self::spawn_on(database, jwt_config(Some(TEST_SECRET), None, None), HandoffConfig::default()).await
+    }
+
+    /// Whether this app runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
+    }
+
+    async fn spawn_on(database: TestDatabase, jwt: JwtConfig, handoff: HandoffConfig) -> Self {
         let config =
             DatabaseConfig { url: database.url(), max_connections: 8, acquire_timeout: Duration::from_secs(5) };
         let state = startup::build_state(&config, &jwt, &handoff, false).await.expect("app state");
@@ -423,7 +438,12 @@ pub fn fixture(name: &str) -> String {
 /// A database used by one test and removed after it.
 enum TestDatabase {
     Sqlite(tempfile::TempDir),
-    Postgres { server: String, name: String },
+    Postgres {
+        server: String,
+        name: String,
+    },
+    /// Another app's database, left to that app to remove.
+    Shared(String),
 }
 
 impl TestDatabase {
@@ -445,6 +465,7 @@ impl TestDatabase {
         match self {
             Self::Sqlite(dir) => format!("sqlite://{}/baton.db?mode=rwc", dir.path().display()),
             Self::Postgres { server, name } => format!("{server}/{name}"),
+            Self::Shared(url) => url.clone(),
         }
     }
 }

@@ -14,5 +14,7 @@ mod leads;
 mod n_plus_one;
 mod routing;
 mod schema_file;
+mod subscriptions;
 mod touchpoints;
 mod visibility;
+mod ws;

@@ -3,10 +3,9 @@ use async_graphql::{Context, Object, Result};
 use crate::{
     graphql::{
         context::ContextExt,
-        cursor,
         types::{
             enums::EventOrder,
-            event::{LeadEventConnection, LeadEventFilter, event_connection},
+            event::{LeadEventConnection, LeadEventFilter, decode_event_cursor, event_connection},
         },
     },
     service::{self, page::PageRequest},
@@ -28,7 +27,7 @@ impl EventQuery {
     ) -> Result<LeadEventConnection> {
         let state = ctx.state()?;
         let filter = filter.unwrap_or_default().to_service()?;
-        let page = PageRequest::new(first, cursor::decode_optional(cursor::EVENT, after.as_deref())?)?;
+        let page = PageRequest::new(first, decode_event_cursor(after.as_deref())?)?;
         let order = order.unwrap_or(EventOrder::NewestFirst).into();
         let events = service::event::list(&state.db, ctx.viewer()?, &filter, order, &page).await?;
         ctx.loaders()?.prefetch_for_events(ctx, &events.items).await?;

@@ -1,8 +1,9 @@
 //! Lead events in the API.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::lead_event;
 
 use super::{
     connection::connection,
@@ -14,6 +15,7 @@ use super::{
 };
 use crate::{
     error::AppResult,
+    events::{LogCursor, LoggedEvent},
     graphql::{
         context::{ContextExt, parse_optional_id},
         cursor,
@@ -21,14 +23,15 @@ use crate::{
     service::{event::EventFilter, page::Page},
 };
 
-pub struct LeadEvent(pub lead_event::Model);
+/// A lead event as the API shows it; shared, so a pushed event is decoded once for every subscriber.
+pub struct LeadEvent(pub Arc<LoggedEvent>);
 
 /// One entry of a lead's append-only history.
 #[Object]
 impl LeadEvent {
     /// Unique id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.event.id.to_string())
     }
 
     /// Opaque position in the log; pass it as `after` to continue from here.
@@ -38,74 +41,81 @@ impl LeadEvent {
 
     /// What happened.
     async fn kind(&self) -> LeadEventKind {
-        self.0.kind.into()
+        self.0.event.kind.into()
     }
 
     /// The lead it happened to; null if the viewer may no longer see it.
     async fn lead(&self, ctx: &Context<'_>) -> Result<Option<Lead>> {
         let viewer = ctx.viewer()?;
-        let lead = ctx.loaders()?.leads.load_one(self.0.lead_id).await?;
+        let lead = ctx.loaders()?.leads.load_one(self.0.event.lead_id).await?;
         Ok(lead.filter(|lead| viewer.can_see_lead(lead.stage, lead.owner_id)).map(Lead))
     }
 
     /// The stage the lead left, for stage changes.
     async fn from_stage(&self) -> Option<Stage> {
-        self.0.from_stage.map(Into::into)
+        self.0.event.from_stage.map(Into::into)
     }
 
     /// The stage the lead entered, for creation and stage changes.
     async fn to_stage(&self) -> Option<Stage> {
-        self.0.to_stage.map(Into::into)
+        self.0.event.to_stage.map(Into::into)
     }
 
     /// Seconds the lead had spent in `fromStage` when it left.
     async fn time_in_previous_stage_seconds(&self) -> Option<i64> {
-        let entered = self.0.from_stage_entered_at?;
-        Some((self.0.occurred_at - entered).num_seconds())
+        let entered = self.0.event.from_stage_entered_at?;
+        Some((self.0.event.occurred_at - entered).num_seconds())
     }
 
     /// Who did it; null when the system did (automatic qualification, SLA checks).
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(actor_id) = self.0.actor_id else { return Ok(None) };
+        let Some(actor_id) = self.0.event.actor_id else { return Ok(None) };
         Ok(ctx.loaders()?.users.load_one(actor_id).await?.map(User))
     }
 
     /// The lead's owner after the event.
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(owner_id) = self.0.owner_id else { return Ok(None) };
+        let Some(owner_id) = self.0.event.owner_id else { return Ok(None) };
         Ok(ctx.loaders()?.users.load_one(owner_id).await?.map(User))
     }
 
     /// Why, for returns, disqualifications and losses.
     async fn reason(&self, ctx: &Context<'_>) -> Result<Option<Reason>> {
-        let Some(code) = &self.0.reason_code else { return Ok(None) };
+        let Some(code) = &self.0.event.reason_code else { return Ok(None) };
         Ok(ctx.loaders()?.reasons.load_one(code.clone()).await?.map(Reason))
     }
 
     /// Free text given with the reason.
     async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+        self.0.event.note.as_deref()
     }
 
     /// Money the event moved: the deal value on becoming a SQL, the final amount when won.
     async fn amount(&self) -> Option<Money> {
-        Money::from_minor(self.0.amount, self.0.currency_code.as_deref())
+        Money::from_minor(self.0.event.amount, self.0.event.currency_code.as_deref())
     }
 
     /// When it happened.
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+        self.0.event.occurred_at
     }
 }
 
-/// The opaque cursor of an event.
-pub fn event_cursor(event: &lead_event::Model) -> String {
-    cursor::encode(cursor::EVENT, &event.position)
+/// The opaque cursor of an event: its place in the log, `(txid, position)`.
+pub fn event_cursor(event: &LoggedEvent) -> String {
+    let LogCursor { txid, position } = event.cursor();
+    cursor::encode(cursor::EVENT, &(txid, position))
+}
+
+/// Decodes an event cursor given as `after`.
+pub fn decode_event_cursor(after: Option<&str>) -> AppResult<Option<LogCursor>> {
+    let cursor = cursor::decode_optional::<(i64, i64)>(cursor::EVENT, after)?;
+    Ok(cursor.map(|(txid, position)| LogCursor { txid, position }))
 }
 
 /// Builds an event connection from a page.
-pub fn event_connection(page: Page<lead_event::Model>) -> LeadEventConnection {
-    let items = page.items.into_iter().map(|event| (event_cursor(&event), LeadEvent(event)));
+pub fn event_connection(page: Page<LoggedEvent>) -> LeadEventConnection {
+    let items = page.items.into_iter().map(|event| (event_cursor(&event), LeadEvent(Arc::new(event))));
     LeadEventConnection::new(items, page.has_next_page)
 }
 

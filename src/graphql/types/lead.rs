@@ -8,7 +8,7 @@ use super::{
     account::Account,
     connection::connection,
     enums::{Channel, EventOrder, OrderDirection, Stage, convert_all},
-    event::{LeadEventConnection, event_connection},
+    event::{LeadEventConnection, decode_event_cursor, event_connection},
     money::Money,
     stage::Reason,
     touchpoint::Touchpoint,
@@ -160,7 +160,7 @@ impl Lead {
     ) -> Result<LeadEventConnection> {
         let state = ctx.state()?;
         let viewer = ctx.viewer()?;
-        let page = PageRequest::new(first, cursor::decode_optional(cursor::EVENT, after.as_deref())?)?;
+        let page = PageRequest::new(first, decode_event_cursor(after.as_deref())?)?;
         let filter = EventFilter { lead_id: Some(self.0.id), ..EventFilter::default() };
         let order = order.unwrap_or(EventOrder::OldestFirst).into();
         let events = service::event::list(&state.db, viewer, &filter, order, &page).await?;

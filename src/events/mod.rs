@@ -1,0 +1,68 @@
+//! The event log as a live stream: one tailer per instance reads `lead_event` in commit
+//! order and fans each event out to this instance's subscribers.
+//!
+//! - [`log`] reads the log after a cursor, on SQLite and PostgreSQL;
+//! - [`tailer`] is the one reader, woken in-process, by `LISTEN/NOTIFY` and periodically;
+//! - [`hub`] hands events to subscribers, who catch up from the log when they fall behind;
+//! - [`audience`] decides from the row alone whom an event concerns.
+
+pub mod audience;
+pub mod hub;
+pub mod log;
+pub mod tailer;
+
+use std::sync::Arc;
+
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, SqlxPostgresConnector, SqlxSqliteConnector};
+use tokio::sync::Notify;
+
+pub use self::{
+    hub::{Follower, Hub},
+    log::{LogCursor, LoggedEvent},
+};
+
+/// This instance's view of the live log; cheap to clone.
+#[derive(Clone)]
+pub struct Events {
+    hub: Arc<Hub>,
+    wake: Arc<Notify>,
+}
+
+impl Events {
+    /// Starts the tailer at the current end of the log. It runs until every clone of the
+    /// returned handle is gone.
+    pub async fn start(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        let hub = Arc::new(Hub::new(log::head(db).await?));
+        let wake = Arc::new(Notify::new());
+        tailer::spawn(uncounted(db), &hub, Arc::clone(&wake));
+        Ok(Self { hub, wake })
+    }
+
+    /// Tells the tailer that a transaction appending events has committed. Call it after
+    /// every such commit; without it the events still arrive, up to a second later.
+    pub fn committed(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Follows the log after `after`, or from now on.
+    pub fn follow(&self, db: DatabaseConnection, after: Option<LogCursor>) -> Follower {
+        self.hub.follow(db, after)
+    }
+
+    /// The cursor of the last event published to subscribers.
+    pub fn head(&self) -> LogCursor {
+        self.hub.head()
+    }
+}
+
+/// The same pool without the statement counter: the tailer's background reads are no
+/// request's statements, and counting them would blur the N+1 checks.
+fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            SqlxPostgresConnector::from_sqlx_postgres_pool(db.get_postgres_connection_pool().clone())
+        }
+        DatabaseBackend::Sqlite => SqlxSqliteConnector::from_sqlx_sqlite_pool(db.get_sqlite_connection_pool().clone()),
+        _ => db.clone(),
+    }
+}
