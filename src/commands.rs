@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use sea_orm::ActiveEnum;
 use tokio::net::TcpListener;
 
 use crate::{
     auth::Authenticator,
     config::{Cli, Command, Environment, ServeArgs, UserCommand},
-    db, domain, graphql, service,
+    db, domain, graphql, seed, service,
     startup::{self, ServerOptions},
 };
 
@@ -46,7 +47,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", auth.issue(user.id, args.ttl)?);
             Ok(())
         }
-        Command::Seed(_) => anyhow::bail!("pending"),
+        Command::Seed(args) => {
+            let (db, _) = db::connect(&cli.database).await?;
+            db::migrate(&db).await?;
+            let options = seed::SeedOptions { leads: args.leads, rng_seed: args.rng_seed, now: domain::time::now() };
+            let report = seed::seed(&db, &options).await?;
+            println!(
+                "seeded {} leads, {} events, {} touchpoints, {} accounts, {} campaigns, {} users in {:.1} s",
+                report.leads,
+                report.events,
+                report.touchpoints,
+                report.accounts,
+                report.campaigns,
+                report.users,
+                report.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -61,6 +78,12 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
         println!("GraphiQL: http://{address}/ (add the header Authorization: Bearer <token>)");
     }
     if args.demo {
+        let users = seed::load_demo(&state.db, domain::time::now()).await?;
+        println!("Demo data loaded. Tokens, valid for 12 hours:");
+        for user in users {
+            let token = state.auth.issue(user.id, Duration::from_secs(12 * 3600))?;
+            println!("  {:<14} {:<24} {token}", user.role.to_value(), user.email);
+        }
     } else {
         println!("Get a token: baton user add --email you@example.com --name You --role ADMIN");
         println!("             baton token --email you@example.com");

@@ -12,7 +12,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
-// pub mod seed;
+pub mod seed;
 pub mod service;
 pub mod startup;
 pub mod state;
