@@ -8,6 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,
+    /// The name folded to lower case by the application, for case-insensitive search.
+    pub search_name: String,
     /// Lower-cased web domain; unique when present.
     #[sea_orm(unique)]
     pub domain: Option<String>,

@@ -17,6 +17,9 @@ pub struct Model {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub title: Option<String>,
+    /// Name and email folded to lower case by the application (not SQL's `lower()`, which
+    /// SQLite applies to ASCII only), so search ignores case in every script.
+    pub search_text: String,
     pub account_id: Option<Uuid>,
     pub channel: Channel,
     pub campaign_id: Option<Uuid>,

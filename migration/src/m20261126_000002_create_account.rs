@@ -11,6 +11,7 @@ pub(crate) enum Account {
     Table,
     Id,
     Name,
+    SearchName,
     Domain,
     Industry,
     Employees,
@@ -28,6 +29,7 @@ impl MigrationTrait for Migration {
                     .table(Account::Table)
                     .col(pk_uuid(Account::Id))
                     .col(string(Account::Name))
+                    .col(string(Account::SearchName))
                     // Both backends allow many NULLs under a unique constraint.
                     .col(string_null(Account::Domain).unique_key())
                     .col(string_null(Account::Industry))

@@ -17,6 +17,7 @@ pub(crate) enum Lead {
     FirstName,
     LastName,
     Title,
+    SearchText,
     AccountId,
     Channel,
     CampaignId,
@@ -51,6 +52,7 @@ impl MigrationTrait for Migration {
                     .col(string_null(Lead::FirstName))
                     .col(string_null(Lead::LastName))
                     .col(string_null(Lead::Title))
+                    .col(string(Lead::SearchText))
                     .col(uuid_null(Lead::AccountId))
                     .col(string_len(Lead::Channel, 16))
                     .col(uuid_null(Lead::CampaignId))

@@ -34,6 +34,7 @@ async fn migrations_match_entities_on_sqlite() {
     let new_lead = lead::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set("ada@example.com".into()),
+        search_text: Set("ada@example.com".into()),
         first_name: Set(None),
         last_name: Set(None),
         title: Set(None),

@@ -26,9 +26,20 @@ pub fn optional(field: &str, value: Option<&str>, max_chars: usize) -> AppResult
     Ok(Some(trimmed.to_owned()))
 }
 
+/// Text folded for case-insensitive matching: the parts present, lower-cased with
+/// Unicode rules, joined by spaces.
+pub fn search_key<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    parts.into_iter().flatten().map(str::to_lowercase).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_keys_fold_case_beyond_ascii() {
+        assert_eq!(search_key([Some("Émile"), None, Some("ZOË@Example.com")]), "émile zoë@example.com");
+    }
 
     #[test]
     fn text_is_trimmed_and_checked() {

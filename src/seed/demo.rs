@@ -144,6 +144,7 @@ pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
         new_accounts.push(account::Model {
             id,
             name: name.to_owned(),
+            search_name: name.to_lowercase(),
             domain: Some(domain.to_owned()),
             industry: Some(industry.to_owned()),
             employees: Some(employees),

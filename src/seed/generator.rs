@@ -228,6 +228,7 @@ fn make_account(
     let created = before - rng.random_range(0..400 * DAY);
     account::Model {
         id: uuid_v7(created, ids),
+        search_name: name.to_lowercase(),
         name,
         domain: Some(format!("{slug}-{run}{i}.com")),
         industry: Some(pick(rng, INDUSTRIES).to_owned()),

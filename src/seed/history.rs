@@ -698,6 +698,7 @@ impl Plan<'_> {
         let bant = |i: usize| s.bant.map(|b| b[i].to_owned());
         out.leads.push(lead::Model {
             id: lead_id,
+            search_text: format!("{} {} {}", first_name.to_lowercase(), last_name.to_lowercase(), email),
             email,
             first_name: Some(first_name),
             last_name: Some(last_name),

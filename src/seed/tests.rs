@@ -150,6 +150,7 @@ async fn bulk_inserted_rows_read_back_byte_for_byte_like_rows_sea_orm_inserts() 
     let lead = lead::Model {
         id: Uuid::now_v7(),
         email: "l@test.baton".to_owned(),
+        search_text: "l@test.baton".to_owned(),
         first_name: None,
         last_name: None,
         title: None,

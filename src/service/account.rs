@@ -3,7 +3,7 @@
 use entity::account;
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use uuid::Uuid;
 
@@ -47,7 +47,7 @@ pub async fn list(
         let pattern = LikeExpr::new(like_pattern(search)).escape('\\');
         condition = condition.add(
             Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col((account::Entity, account::Column::Name)))).like(pattern.clone()))
+                .add(Expr::col((account::Entity, account::Column::SearchName)).like(pattern.clone()))
                 .add(Expr::col((account::Entity, account::Column::Domain)).like(pattern)),
         );
     }
@@ -89,6 +89,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, draft: &AccountDra
     let now = time::now();
     let account = account::Model {
         id: Uuid::now_v7(),
+        search_name: text::search_key([Some(name.as_str())]),
         name,
         domain,
         industry,

@@ -7,7 +7,7 @@ use entity::{Channel, Stage, account, campaign, lead, lead_event};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect, Value,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
+    sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -189,22 +189,14 @@ pub async fn list(
 }
 
 fn search_condition(search: &str) -> Condition {
-    let pattern = like_pattern(search);
-    let matches = |column: lead::Column| {
-        Expr::expr(Func::lower(Expr::col((lead::Entity, column)))).like(LikeExpr::new(pattern.clone()).escape('\\'))
-    };
+    let pattern = || LikeExpr::new(like_pattern(search)).escape('\\');
     let companies = Query::select()
         .column(account::Column::Id)
         .from(account::Entity)
-        .and_where(
-            Expr::expr(Func::lower(Expr::col((account::Entity, account::Column::Name))))
-                .like(LikeExpr::new(pattern.clone()).escape('\\')),
-        )
+        .and_where(Expr::col((account::Entity, account::Column::SearchName)).like(pattern()))
         .to_owned();
     Condition::any()
-        .add(matches(lead::Column::Email))
-        .add(matches(lead::Column::FirstName))
-        .add(matches(lead::Column::LastName))
+        .add(Expr::col((lead::Entity, lead::Column::SearchText)).like(pattern()))
         .add(lead::Column::AccountId.in_subquery(companies))
 }
 
@@ -246,8 +238,11 @@ impl NewLead {
     }
 
     fn into_model(self, now: DateTime<Utc>) -> lead::Model {
+        let search_text =
+            text::search_key([self.first_name.as_deref(), self.last_name.as_deref(), Some(self.email.as_str())]);
         lead::Model {
             id: Uuid::now_v7(),
+            search_text,
             email: self.email.into_inner(),
             first_name: self.first_name,
             last_name: self.last_name,

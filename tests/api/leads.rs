@@ -501,8 +501,6 @@ async fn lead_search_matches_names_email_and_company_case_insensitively_and_lite
 }
 
 #[tokio::test]
-#[ignore = "server bug on SQLite: search folds case with SQL lower(), which SQLite applies to ASCII only \
-            (src/service/lead.rs, search_condition); passes on PostgreSQL"]
 async fn lead_search_is_case_insensitive_beyond_ascii() {
     let app = TestApp::spawn().await;
     let marketer = app.user(Role::Marketing).await;
