@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::http::{HeaderMap, header::AUTHORIZATION};
+use chrono::{DateTime, Utc};
 use entity::{setting, user};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use rand::RngCore;
@@ -124,6 +125,12 @@ impl Authenticator {
 
     /// Checks a token's signature and claims and returns the user id it speaks for.
     pub fn verify(&self, token: &str) -> AppResult<Uuid> {
+        self.verify_with_expiry(token).map(|(user_id, _)| user_id)
+    }
+
+    /// Like [`Self::verify`], and also tells until when the token is accepted: its `exp`
+    /// plus the tolerated clock skew. A WebSocket lives no longer than that.
+    pub fn verify_with_expiry(&self, token: &str) -> AppResult<(Uuid, DateTime<Utc>)> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding_key, &self.validation).map_err(|error| {
             let reason = match error.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
@@ -140,7 +147,13 @@ impl Authenticator {
             tracing::info!(reason, "token refused");
             AppError::Unauthenticated(reason)
         })?;
-        Uuid::parse_str(&data.claims.sub).map_err(|_| AppError::Unauthenticated("the token's subject is not a user id"))
+        let user_id = Uuid::parse_str(&data.claims.sub)
+            .map_err(|_| AppError::Unauthenticated("the token's subject is not a user id"))?;
+        let accepted_until = i64::try_from(data.claims.exp.saturating_add(self.validation.leeway))
+            .ok()
+            .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        Ok((user_id, accepted_until))
     }
 
     /// Signs a token for `user_id`, valid for `ttl`.
@@ -160,9 +173,14 @@ impl Authenticator {
 
     /// Resolves a token to an active user.
     pub async fn viewer(&self, db: &DatabaseConnection, token: &str) -> AppResult<Viewer> {
-        let user_id = self.verify(token)?;
+        self.viewer_with_expiry(db, token).await.map(|(viewer, _)| viewer)
+    }
+
+    /// Resolves a token to an active user, and tells until when the token is accepted.
+    pub async fn viewer_with_expiry(&self, db: &DatabaseConnection, token: &str) -> AppResult<(Viewer, DateTime<Utc>)> {
+        let (user_id, accepted_until) = self.verify_with_expiry(token)?;
         match user::Entity::find_by_id(user_id).one(db).await? {
-            Some(user) if user.active => Ok(Viewer::from(user)),
+            Some(user) if user.active => Ok((Viewer::from(user), accepted_until)),
             Some(_) => Err(AppError::Unauthenticated("the user is deactivated")),
             None => Err(AppError::Unauthenticated("the token's user does not exist")),
         }

@@ -128,6 +128,37 @@ impl Default for HandoffConfig {
     }
 }
 
+/// Limits and timers of WebSocket connections. The defaults suit production; tests shorten them.
+#[derive(Clone, Copy, Debug)]
+pub struct WsConfig {
+    /// How long a new socket may wait before sending `connection_init` (then: close 4408).
+    pub init_timeout: Duration,
+    /// How often the server sends a keep-alive (`ping`, or `ka` in the legacy protocol).
+    pub keep_alive: Duration,
+    /// Subscriptions one socket may run at once; one more is refused with an `error` message.
+    pub max_subscriptions: usize,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self { init_timeout: Duration::from_secs(10), keep_alive: Duration::from_secs(15), max_subscriptions: 20 }
+    }
+}
+
+/// Timers of the live parts: WebSocket connections and the SLA sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveConfig {
+    pub ws: WsConfig,
+    /// How often each instance looks for SALs past their SLA.
+    pub sla_sweep_interval: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self { ws: WsConfig::default(), sla_sweep_interval: Duration::from_secs(30) }
+    }
+}
+
 impl ServeArgs {
     pub fn graphiql_enabled(&self) -> bool {
         self.graphiql.unwrap_or(self.environment == Environment::Development)

@@ -17,12 +17,13 @@ use tower_http::{
 
 use crate::{
     auth::Authenticator,
-    config::{DatabaseConfig, HandoffConfig, JwtConfig},
+    config::{DatabaseConfig, HandoffConfig, JwtConfig, LiveConfig},
     db,
     domain::scoring::ScoringRules,
     events::Events,
     graphql::{SchemaOptions, build_schema_with_state},
     http::{self, HttpState},
+    service::sla,
     state::AppState,
     telemetry,
 };
@@ -39,12 +40,23 @@ pub struct ServerOptions {
     pub introspection: bool,
 }
 
-/// Connects, migrates, and builds the shared state.
+/// Connects, migrates, and builds the shared state, with the default live timers.
 pub async fn build_state(
     database: &DatabaseConfig,
     jwt: &JwtConfig,
     handoff: &HandoffConfig,
     production: bool,
+) -> anyhow::Result<AppState> {
+    build_state_with(database, jwt, handoff, production, LiveConfig::default()).await
+}
+
+/// Connects, migrates, and builds the shared state; starts the tailer and the SLA sweep.
+pub async fn build_state_with(
+    database: &DatabaseConfig,
+    jwt: &JwtConfig,
+    handoff: &HandoffConfig,
+    production: bool,
+    live: LiveConfig,
 ) -> anyhow::Result<AppState> {
     let mut scoring = ScoringRules::default().with_points(&handoff.score_points)?;
     scoring.mql_threshold = handoff.mql_threshold;
@@ -52,6 +64,7 @@ pub async fn build_state(
     db::migrate(&db).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
     let events = Events::start(&db).await?;
+    let sla_sweeper = Arc::new(sla::Sweeper::spawn(db.clone(), events.clone(), live.sla_sweep_interval));
     Ok(AppState {
         db,
         statements,
@@ -59,6 +72,8 @@ pub async fn build_state(
         scoring: Arc::new(scoring),
         max_open_sals_per_rep: handoff.max_open_sals_per_rep,
         events,
+        ws: live.ws,
+        sla_sweeper,
     })
 }
 

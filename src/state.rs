@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Authenticator, db::StatementCounter, domain::scoring::ScoringRules, events::Events};
+use crate::{
+    auth::Authenticator, config::WsConfig, db::StatementCounter, domain::scoring::ScoringRules, events::Events,
+    service::sla::Sweeper,
+};
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -22,4 +25,8 @@ pub struct AppState {
     /// The live event log: this instance's tailer and its subscribers' hub. Services call
     /// `events.committed()` after each commit that appends events.
     pub events: Events,
+    /// Timers and limits of WebSocket connections.
+    pub ws: WsConfig,
+    /// This instance's periodic SLA sweep; it stops when the last clone of the state goes.
+    pub sla_sweeper: Arc<Sweeper>,
 }

@@ -18,6 +18,7 @@ mod m20261126_000012_seed_reason;
 mod m20261126_000013_seed_kpi_definition;
 mod m20261126_000014_create_idempotency_key;
 mod m20261126_000015_add_lead_event_txid;
+mod m20261126_000016_add_lead_event_sla_breach_index;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000013_seed_kpi_definition::Migration),
             Box::new(m20261126_000014_create_idempotency_key::Migration),
             Box::new(m20261126_000015_add_lead_event_txid::Migration),
+            Box::new(m20261126_000016_add_lead_event_sla_breach_index::Migration),
         ]
     }
 }

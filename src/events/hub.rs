@@ -8,7 +8,10 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use sea_orm::DatabaseConnection;
@@ -27,16 +30,24 @@ pub struct Hub {
     sender: broadcast::Sender<Arc<LoggedEvent>>,
     /// The last event published.
     head: Mutex<LogCursor>,
+    /// How often a follower fell behind the channel and caught up from the log.
+    catch_ups: Arc<AtomicU64>,
 }
 
 impl Hub {
     pub fn new(head: LogCursor) -> Self {
-        Self { sender: broadcast::Sender::new(CHANNEL_CAPACITY), head: Mutex::new(head) }
+        Self { sender: broadcast::Sender::new(CHANNEL_CAPACITY), head: Mutex::new(head), catch_ups: Arc::default() }
     }
 
     /// The cursor of the last event published.
     pub fn head(&self) -> LogCursor {
         *self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How often a follower fell more than the channel's capacity behind and was caught up
+    /// from the log instead of being buffered for.
+    pub fn catch_ups(&self) -> u64 {
+        self.catch_ups.load(Ordering::Relaxed)
     }
 
     /// Publishes the next event of the log. Called by the tailer only, in log order.
@@ -55,7 +66,7 @@ impl Hub {
             Some(cursor) => (cursor, true),
             None => (self.head(), false),
         };
-        Follower { db, receiver, last, catching_up, pending: VecDeque::new() }
+        Follower { db, receiver, last, catching_up, pending: VecDeque::new(), catch_ups: Arc::clone(&self.catch_ups) }
     }
 }
 
@@ -68,6 +79,7 @@ pub struct Follower {
     /// Reading the database until it has nothing more, rather than the channel.
     catching_up: bool,
     pending: VecDeque<Arc<LoggedEvent>>,
+    catch_ups: Arc<AtomicU64>,
 }
 
 impl Follower {
@@ -95,6 +107,8 @@ impl Follower {
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "a subscriber fell behind; catching up from the log");
+                    self.catch_ups.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("baton_subscriber_catch_ups_total").increment(1);
                     self.catching_up = true;
                 }
                 Err(RecvError::Closed) => return None,

@@ -49,6 +49,11 @@ impl Events {
         self.hub.follow(db, after)
     }
 
+    /// How often a subscriber of this instance fell too far behind and caught up from the log.
+    pub fn catch_ups(&self) -> u64 {
+        self.hub.catch_ups()
+    }
+
     /// The cursor of the last event published to subscribers.
     pub fn head(&self) -> LogCursor {
         self.hub.head()

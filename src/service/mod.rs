@@ -7,6 +7,7 @@ pub mod handoff;
 pub mod idempotency;
 pub mod lead;
 pub mod page;
+pub mod sla;
 pub mod stage;
 pub mod touchpoint;
 pub mod user;

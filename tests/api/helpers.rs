@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use baton::{
-    config::{DatabaseConfig, HandoffConfig, JwtConfig},
+    config::{DatabaseConfig, HandoffConfig, JwtConfig, LiveConfig},
     startup::{self, ServerOptions},
     state::AppState,
 };
@@ -49,14 +49,20 @@ impl TestApp {
     }
 
     async fn spawn_with_config(jwt: JwtConfig, handoff: HandoffConfig) -> Self {
-        Self::spawn_on(TestDatabase::create().await, jwt, handoff).await
+        Self::spawn_on(TestDatabase::create().await, jwt, handoff, LiveConfig::default()).await
+    }
+
+    /// Baton with these tokens and these WebSocket and SLA sweep timers.
+    pub async fn spawn_live(jwt: JwtConfig, live: LiveConfig) -> Self {
+        Self::spawn_on(TestDatabase::create().await, jwt, HandoffConfig::default(), live).await
     }
 
     /// Another instance of Baton on this app's database (for PostgreSQL multi-instance tests),
     /// with the same test tokens. The database stays until its first app is dropped.
     pub async fn second_instance(&self) -> Self {
         let database = TestDatabase::Shared(self._database.url());
-        Self::spawn_on(database, jwt_config(Some(TEST_SECRET), None, None), HandoffConfig::default()).await
+        let jwt = jwt_config(Some(TEST_SECRET), None, None);
+        Self::spawn_on(database, jwt, HandoffConfig::default(), LiveConfig::default()).await
     }
 
     /// Whether this app runs on PostgreSQL.
@@ -64,10 +70,10 @@ impl TestApp {
         self.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
     }
 
-    async fn spawn_on(database: TestDatabase, jwt: JwtConfig, handoff: HandoffConfig) -> Self {
+    async fn spawn_on(database: TestDatabase, jwt: JwtConfig, handoff: HandoffConfig, live: LiveConfig) -> Self {
         let config =
             DatabaseConfig { url: database.url(), max_connections: 8, acquire_timeout: Duration::from_secs(5) };
-        let state = startup::build_state(&config, &jwt, &handoff, false).await.expect("app state");
+        let state = startup::build_state_with(&config, &jwt, &handoff, false, live).await.expect("app state");
         let router = startup::router(state.clone(), ServerOptions { graphiql: true, introspection: true });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");

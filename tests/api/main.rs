@@ -18,3 +18,4 @@ mod subscriptions;
 mod touchpoints;
 mod visibility;
 mod ws;
+mod ws_protocol;

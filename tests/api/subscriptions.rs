@@ -348,3 +348,96 @@ async fn on_postgresql_a_rep_on_one_instance_receives_sals_accepted_through_anot
     }
     assert!(client.receive(QUIET).await.is_none());
 }
+
+/// Sets the SAL stage's SLA, as an admin would.
+async fn set_sal_sla(app: &TestApp, minutes: i32) {
+    use entity::stage;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+    let row = stage::Entity::find_by_id(Stage::Sal).one(&app.state.db).await.expect("query").expect("SAL stage");
+    let mut row = row.into_active_model();
+    row.sla_minutes = Set(Some(minutes));
+    row.update(&app.state.db).await.expect("update stage");
+}
+
+/// The `SLA_BREACHED` events in the log, as (lead id, owner id).
+async fn breaches(app: &TestApp) -> Vec<(uuid::Uuid, Option<uuid::Uuid>)> {
+    use entity::{LeadEventKind, lead_event};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    lead_event::Entity::find()
+        .filter(lead_event::Column::Kind.eq(LeadEventKind::SlaBreached))
+        .order_by_asc(lead_event::Column::Position)
+        .all(&app.state.db)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|event| (event.lead_id, event.owner_id))
+        .collect()
+}
+
+const BREACHES: &str = "subscription {
+    leadEvents(filter: { kinds: [SLA_BREACHED] }) { kind fromStage toStage actor { id } owner { id } lead { id } }
+}";
+
+#[tokio::test]
+async fn a_sal_left_uncontacted_past_its_sla_gets_one_breach_pushed_to_its_owner_and_managers_only() {
+    use baton::config::LiveConfig;
+    let live = LiveConfig { sla_sweep_interval: Duration::from_millis(100), ..LiveConfig::default() };
+    let app =
+        TestApp::spawn_live(crate::helpers::jwt_config(Some(crate::helpers::TEST_SECRET), None, None), live).await;
+    let (rep, other_rep) = (app.user(Role::SalesRep).await, app.user(Role::SalesRep).await);
+    let manager = app.user(Role::SalesManager).await;
+    let forgotten = app.lead_in_stage("forgotten@example.com", Stage::Sal, Some(&rep)).await;
+    let called = app.lead_in_stage("called@example.com", Stage::Sal, Some(&rep)).await;
+    app.moved(&rep, "recordTouchpoint", json!({ "leadId": called, "kind": "CALL" })).await;
+    let mut clients = Vec::new();
+    for user in [&rep, &manager, &other_rep] {
+        let mut client = WsClient::signed_in(&app, Protocol::Current, user).await;
+        client.subscribe("sla", BREACHES, json!({})).await;
+        clients.push(client);
+    }
+    // Let the subscriptions register before anything can breach.
+    tokio::time::sleep(QUIET).await;
+    set_sal_sla(&app, 0).await;
+
+    for client in &mut clients[..2] {
+        let event = client.next_data(PATIENCE).await["leadEvents"].clone();
+        assert_eq!(
+            event,
+            json!({ "kind": "SLA_BREACHED", "fromStage": "SAL", "toStage": null, "actor": null,
+                    "owner": { "id": rep.id.to_string() }, "lead": { "id": forgotten } })
+        );
+    }
+    // Several sweeps later there is still one breach, and none for the contacted SAL.
+    for client in &mut clients {
+        assert!(client.receive(Duration::from_millis(500)).await.is_none(), "a second breach, or one for another rep");
+    }
+    assert_eq!(breaches(&app).await, [(forgotten.parse().expect("uuid"), Some(rep.id))]);
+}
+
+#[tokio::test]
+async fn sweeps_racing_on_several_instances_record_each_breach_once() {
+    let app = TestApp::spawn().await;
+    let rep = app.user(Role::SalesRep).await;
+    let mut leads = Vec::new();
+    for n in 0..5 {
+        leads.push(app.lead_in_stage(&format!("late-{n}@example.com"), Stage::Sal, Some(&rep)).await);
+    }
+    set_sal_sla(&app, 0).await;
+    // Two instances' sweeps at once (each its own connection and transaction), twice over.
+    let other = if app.on_postgres() { Some(app.second_instance().await) } else { None };
+    let other_db = other.as_ref().map_or_else(|| app.state.db.clone(), |other| other.state.db.clone());
+    let now = baton::domain::time::now();
+    let mut appended = 0;
+    for _ in 0..2 {
+        let (a, b) =
+            tokio::join!(baton::service::sla::sweep(&app.state.db, now), baton::service::sla::sweep(&other_db, now));
+        appended += a.expect("sweep") + b.expect("sweep");
+    }
+    let recorded = breaches(&app).await;
+    assert!(appended <= 5, "{appended} appended");
+    assert_eq!(recorded.len(), 5, "{recorded:?}");
+    let mut breached: Vec<String> = recorded.iter().map(|(lead, _)| lead.to_string()).collect();
+    breached.sort();
+    leads.sort();
+    assert_eq!(breached, leads);
+}

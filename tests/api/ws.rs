@@ -46,6 +46,10 @@ pub enum Received {
 pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub protocol: Protocol,
+    /// Return keep-alives (`ping`, `ka`) as [`Received::Other`] rather than skip them.
+    pub show_keep_alives: bool,
+    /// The id of the last message received that had one.
+    pub last_id: Option<String>,
 }
 
 impl WsClient {
@@ -62,7 +66,7 @@ impl WsClient {
             response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
             Some(protocol.name())
         );
-        Self { socket, protocol }
+        Self { socket, protocol, show_keep_alives: false, last_id: None }
     }
 
     /// Connects and initialises with `user`'s token in the `connection_init` payload.
@@ -108,9 +112,12 @@ impl WsClient {
             match message {
                 Message::Text(text) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON message");
+                    if let Some(id) = value["id"].as_str() {
+                        self.last_id = Some(id.to_owned());
+                    }
                     return Some(match value["type"].as_str() {
                         Some("next" | "data") => Received::Next(value["payload"].clone()),
-                        Some("ka" | "ping" | "pong") => continue,
+                        Some("ka" | "ping" | "pong") if !self.show_keep_alives => continue,
                         _ => Received::Other(value),
                     });
                 }
@@ -133,11 +140,16 @@ impl WsClient {
         }
     }
 
-    /// The close code and reason the server ends the socket with.
+    /// The close code the server ends the socket with.
     pub async fn close_code(&mut self) -> Option<u16> {
+        self.close_frame().await.map(|(code, _)| code)
+    }
+
+    /// The close code and reason the server ends the socket with.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
         loop {
             match self.receive(PATIENCE).await {
-                Some(Received::Closed(frame)) => return frame.map(|(code, _)| code),
+                Some(Received::Closed(frame)) => return frame,
                 Some(Received::Other(_)) => {}
                 other => panic!("expected the socket to close, got {other:?}"),
             }

@@ -1,0 +1,108 @@
+//! SLA breaches: a SAL that waits longer than the SAL stage's `sla_minutes` without a first
+//! sales contact gets one `SLA_BREACHED` event, pushed to its owner and to managers.
+//!
+//! Every instance sweeps periodically; the log holds the breach at most once per stay in
+//! SAL whichever instance sees it first, because a partial unique index allows one
+//! `SLA_BREACHED` row per `(lead_id, from_stage_entered_at)` and the insert does nothing on
+//! a conflict. The overdue leads are read locked (`FOR UPDATE` on PostgreSQL; SQLite's
+//! immediate transaction excludes other writers), so a first contact recorded meanwhile
+//! either commits first and the lead is no longer overdue, or waits for the sweep.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::{LeadEventKind, Stage, lead, lead_event, stage};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
+};
+use tokio::{task::JoinHandle, time::MissedTickBehavior};
+
+use crate::{db, domain::time, events::Events, service::event};
+
+/// Overdue SALs handled per transaction; a larger backlog takes several sweeps.
+const BATCH: u64 = 500;
+
+/// Appends the `SLA_BREACHED` event of every SAL overdue at `now` that has none yet for its
+/// current stay in SAL. Returns how many events this call appended.
+#[tracing::instrument(skip_all)]
+pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let txn = db::begin_write(db).await?;
+    let Some(minutes) = stage::Entity::find_by_id(Stage::Sal).one(&txn).await?.and_then(|s| s.sla_minutes) else {
+        return Ok(0);
+    };
+    let deadline = now - TimeDelta::minutes(i64::from(minutes));
+    let already_breached = Query::select()
+        .expr(Expr::val(1))
+        .from(lead_event::Entity)
+        .and_where(Expr::col((lead_event::Entity, lead_event::Column::LeadId)).equals((lead::Entity, lead::Column::Id)))
+        .and_where(Expr::col((lead_event::Entity, lead_event::Column::Kind)).eq(LeadEventKind::SlaBreached.to_value()))
+        .and_where(
+            Expr::col((lead_event::Entity, lead_event::Column::FromStageEnteredAt))
+                .equals((lead::Entity, lead::Column::StageEnteredAt)),
+        )
+        .take();
+    let overdue = lead::Entity::find()
+        .filter(lead::Column::Stage.eq(Stage::Sal))
+        .filter(lead::Column::FirstContactAt.is_null())
+        .filter(lead::Column::StageEnteredAt.lte(deadline))
+        .filter(Expr::exists(already_breached).not())
+        .order_by_asc(lead::Column::StageEnteredAt)
+        .limit(BATCH)
+        .lock_exclusive()
+        .all(&txn)
+        .await?;
+    if overdue.is_empty() {
+        return Ok(0);
+    }
+    let events = overdue.iter().map(|lead| breached(lead, minutes, now));
+    // Another instance that swept the same leads first leaves nothing to insert.
+    let appended = lead_event::Entity::insert_many(events)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    if appended > 0 {
+        tracing::info!(appended, "SAL SLA breaches recorded");
+        metrics::counter!("baton_sla_breaches_total").increment(appended);
+    }
+    Ok(appended)
+}
+
+/// The `SLA_BREACHED` event of `lead`'s current stay in SAL: by the system, for its owner.
+/// `from_stage_entered_at` names the stay, so a lead back in SAL later may breach again.
+fn breached(lead: &lead::Model, sla_minutes: i32, now: DateTime<Utc>) -> lead_event::ActiveModel {
+    let due_at = lead.stage_entered_at + TimeDelta::minutes(i64::from(sla_minutes));
+    let detail = serde_json::json!({ "stage": Stage::Sal, "slaMinutes": sla_minutes, "dueAt": due_at });
+    let mut event = event::changed(lead, LeadEventKind::SlaBreached, None, Some(detail), now);
+    event.from_stage = sea_orm::ActiveValue::Set(Some(Stage::Sal));
+    event.from_stage_entered_at = sea_orm::ActiveValue::Set(Some(lead.stage_entered_at));
+    event
+}
+
+/// This instance's periodic sweep, stopped when dropped.
+pub struct Sweeper(JoinHandle<()>);
+
+impl Sweeper {
+    /// Sweeps every `interval`, waking the tailer after each sweep that appended events.
+    pub fn spawn(db: DatabaseConnection, events: Events, interval: Duration) -> Self {
+        Self(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match sweep(&db, time::now()).await {
+                    Ok(0) => {}
+                    Ok(_) => events.committed(),
+                    Err(error) => tracing::warn!(%error, "the SLA sweep failed; retrying at the next tick"),
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
