@@ -1,25 +1,19 @@
 //! Who owns an accepted lead: routing when a manager names nobody, and reassignment.
 
 use baton::config::HandoffConfig;
-use entity::{Role, Stage, lead_event};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{Role, Stage};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestUser, sample_input};
 
-/// The detail recorded on the lead's latest acceptance (no GraphQL field shows it yet).
+/// The detail of the lead's latest acceptance, as a client reads it.
 async fn acceptance_detail(app: &TestApp, lead_id: &str) -> Value {
-    let id = Uuid::parse_str(lead_id).expect("uuid");
-    let event = lead_event::Entity::find()
-        .filter(lead_event::Column::LeadId.eq(id))
-        .filter(lead_event::Column::ToStage.eq(Stage::Sal))
-        .order_by_desc(lead_event::Column::Position)
-        .one(&app.state.db)
-        .await
-        .expect("query")
-        .expect("an acceptance event");
-    event.detail.unwrap_or(Value::Null)
+    let query = "query($id: ID!) { lead(id: $id) { events(first: 100, order: NEWEST_FIRST) { edges { node { toStage detail } } } } }";
+    let data = app.data(app.observer().await, query, json!({ "id": lead_id })).await;
+    let events = data["lead"]["events"]["edges"].as_array().cloned().unwrap_or_default();
+    let acceptance = events.iter().find(|edge| edge["node"]["toStage"] == "SAL").expect("an acceptance event");
+    acceptance["node"]["detail"].clone()
 }
 
 /// Active reps in the order round robin visits them: by id.

@@ -95,6 +95,13 @@ impl LeadEvent {
         Money::from_minor(self.0.event.amount, self.0.event.currency_code.as_deref())
     }
 
+    /// Kind-specific details: why routing chose the owner of a routed acceptance, the kind,
+    /// points and new score of a touchpoint, the threshold of an automatic qualification, the
+    /// SLA of a breach.
+    async fn detail(&self) -> Option<async_graphql::Json<&serde_json::Value>> {
+        self.0.event.detail.as_ref().map(async_graphql::Json)
+    }
+
     /// When it happened.
     async fn occurred_at(&self) -> DateTime<Utc> {
         self.0.event.occurred_at
