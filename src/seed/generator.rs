@@ -17,6 +17,7 @@ use super::{
     bulk::Bulk,
     factory::{CHUNK, LeadFactory},
     history::{Cast, Contact, DAY, HOUR, Reasons, at, lognormal, uuid_v7},
+    indexes::DeferredIndexes,
     names::{self, FIRST_NAMES, INDUSTRIES, LAST_NAMES, TITLES, pick},
     pipe,
     writer::Inserts,
@@ -48,6 +49,17 @@ const CHANNELS: &[(Channel, u32)] = &[
 /// connections of its own (see `Bulk::open`), so the pool's limits do not matter.
 #[tracing::instrument(skip_all, fields(leads = options.leads, rng_seed = options.rng_seed))]
 pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedReport, DbErr> {
+    let started = Instant::now();
+    let deferred = DeferredIndexes::drop_if_empty(db).await?;
+    let loaded = load(db, options).await;
+    // The indexes come back whether or not the load succeeded.
+    deferred.restore(db).await?;
+    let mut report = loaded?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedReport, DbErr> {
     let started = Instant::now();
     let mut bulk = Bulk::open(db, options.leads).await?;
     let now = options.now.timestamp_micros();

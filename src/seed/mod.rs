@@ -19,6 +19,7 @@ mod demo;
 mod factory;
 mod generator;
 mod history;
+mod indexes;
 mod names;
 mod pipe;
 mod writer;

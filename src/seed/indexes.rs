@@ -1,0 +1,59 @@
+//! Building secondary indexes after a bulk load instead of during it. Inserting millions
+//! of rows into twenty B-trees one key at a time costs most of a seed; building each index
+//! once from sorted data at the end costs far less. Only done on an empty database, where
+//! no reader depends on the indexes in the meantime.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
+
+/// Tables the bulk load fills with millions of rows.
+const BULK_TABLES: [&str; 3] = ["lead", "lead_event", "touchpoint"];
+
+/// Secondary indexes dropped for the load, with the statements that recreate them.
+pub(super) struct DeferredIndexes {
+    recreate: Vec<String>,
+}
+
+#[derive(FromQueryResult)]
+struct IndexRow {
+    name: String,
+    definition: String,
+}
+
+impl DeferredIndexes {
+    /// Drops the bulk tables' secondary indexes if the lead table is empty; otherwise
+    /// (seeding beside existing data) keeps them and defers nothing. Indexes that enforce
+    /// a constraint (primary keys, UNIQUE columns) always stay.
+    pub async fn drop_if_empty(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        let backend = db.get_database_backend();
+        let empty = db.query_one_raw(Statement::from_string(backend, "SELECT 1 FROM lead LIMIT 1")).await?.is_none();
+        if !empty {
+            return Ok(Self { recreate: Vec::new() });
+        }
+        let tables = BULK_TABLES.map(|t| format!("'{t}'")).join(", ");
+        let sql = match backend {
+            DbBackend::Sqlite => format!(
+                "SELECT name, sql AS definition FROM sqlite_master \
+                 WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({tables})"
+            ),
+            DbBackend::Postgres => format!(
+                "SELECT indexname AS name, indexdef AS definition FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND tablename IN ({tables}) \
+                 AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            ),
+            _ => return Ok(Self { recreate: Vec::new() }),
+        };
+        let rows = IndexRow::find_by_statement(Statement::from_string(backend, sql)).all(db).await?;
+        for row in &rows {
+            db.execute_unprepared(&format!("DROP INDEX \"{}\"", row.name)).await?;
+        }
+        Ok(Self { recreate: rows.into_iter().map(|row| row.definition).collect() })
+    }
+
+    /// Recreates what was dropped.
+    pub async fn restore(self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        for statement in &self.recreate {
+            db.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+}
