@@ -149,23 +149,7 @@ pub fn changed(
 
 /// The `CREATED` event of a new lead.
 pub fn created(lead: &lead::Model, actor: Option<Uuid>) -> lead_event::ActiveModel {
-    lead_event::ActiveModel {
-        position: NotSet,
-        id: Set(Uuid::now_v7()),
-        lead_id: Set(lead.id),
-        kind: Set(LeadEventKind::Created),
-        from_stage: Set(None),
-        to_stage: Set(Some(lead.stage)),
-        from_stage_entered_at: Set(None),
-        actor_id: Set(actor),
-        owner_id: Set(lead.owner_id),
-        channel: Set(lead.channel),
-        campaign_id: Set(lead.campaign_id),
-        reason_code: Set(None),
-        note: Set(None),
-        amount: Set(None),
-        currency_code: Set(None),
-        detail: Set(None),
-        occurred_at: Set(lead.created_at),
-    }
+    let mut event = changed(lead, LeadEventKind::Created, actor, None, lead.created_at);
+    event.to_stage = Set(Some(lead.stage));
+    event
 }
