@@ -17,8 +17,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(&cli.database, args).await,
         Command::Migrate => {
-            let (db, _) = db::connect(&cli.database).await?;
-            db::migrate(&db).await?;
+            db::connect_migrated(&cli.database).await?;
             println!("database is up to date");
             Ok(())
         }
@@ -27,8 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Add(args)) => {
-            let (db, _) = db::connect(&cli.database).await?;
-            db::migrate(&db).await?;
+            let (db, _) = db::connect_migrated(&cli.database).await?;
             let user = service::user::add(&db, &args.email, &args.name, args.role, args.team)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message()))?;
@@ -36,8 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(args) => {
-            let (db, _) = db::connect(&cli.database).await?;
-            db::migrate(&db).await?;
+            let (db, _) = db::connect_migrated(&cli.database).await?;
             let user = service::user::find_by_email(&db, &args.email)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message()))?
@@ -48,8 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            let (db, _) = db::connect(&cli.database).await?;
-            db::migrate(&db).await?;
+            let (db, _) = db::connect_migrated(&cli.database).await?;
             let options = seed::SeedOptions { leads: args.leads, rng_seed: args.rng_seed, now: domain::time::now() };
             let report = seed::seed(&db, &options).await?;
             println!(

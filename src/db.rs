@@ -66,6 +66,13 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// Opens the pool and brings the schema up to date: what every command starts with.
+pub async fn connect_migrated(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+    let (db, statements) = connect(config).await?;
+    migrate(&db).await?;
+    Ok((db, statements))
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await

@@ -60,8 +60,7 @@ pub async fn build_state_with(
 ) -> anyhow::Result<AppState> {
     let mut scoring = ScoringRules::default().with_points(&handoff.score_points)?;
     scoring.mql_threshold = handoff.mql_threshold;
-    let (db, statements) = db::connect(database).await?;
-    db::migrate(&db).await?;
+    let (db, statements) = db::connect_migrated(database).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
     let events = Events::start(&db).await?;
     let sla_sweeper = Arc::new(sla::Sweeper::spawn(db.clone(), events.clone(), live.sla_sweep_interval));

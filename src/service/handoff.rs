@@ -203,12 +203,7 @@ async fn apply_move(
         remember_routed_rep(&txn, owner, detail.is_some()).await?;
     }
     let event = event::stage_changed(&before, &after, Some(viewer.id), amount.as_ref(), detail);
-    lead_event::Entity::insert(event).exec_without_returning(&txn).await?;
-    if let Some(key) = key {
-        key.store(&txn, &after).await?;
-    }
-    txn.commit().await?;
-    state.events.committed();
+    commit_change(state, txn, &after, vec![event], key).await?;
     Ok(after)
 }
 
@@ -314,6 +309,24 @@ pub(super) async fn compare_and_set(
         return Err(AppError::InvalidTransition { from: current.stage, to: after.stage });
     }
     Err(AppError::Conflict("the lead changed while this request ran; reload it and try again".into()))
+}
+
+/// Ends a change of a lead: appends its events, stores the response under the idempotency
+/// key, commits, and wakes the log tailer.
+pub(super) async fn commit_change(
+    state: &AppState,
+    txn: DatabaseTransaction,
+    after: &lead::Model,
+    events: Vec<lead_event::ActiveModel>,
+    key: Option<&IdempotencyKey>,
+) -> AppResult<()> {
+    lead_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+    if let Some(key) = key {
+        key.store(&txn, after).await?;
+    }
+    txn.commit().await?;
+    state.events.committed();
+    Ok(())
 }
 
 /// Who will own an accepted lead, and the routing decision when routing chose.
@@ -470,12 +483,7 @@ pub async fn assign(
         compare_and_set(&txn, &before, &after).await?;
         let detail = serde_json::json!({ "previousOwnerId": before.owner_id });
         let event = event::changed(&after, LeadEventKind::Assigned, Some(viewer.id), Some(detail), now);
-        lead_event::Entity::insert(event).exec_without_returning(&txn).await?;
-        if let Some(key) = &key {
-            key.store(&txn, &after).await?;
-        }
-        txn.commit().await?;
-        state.events.committed();
+        commit_change(state, txn, &after, vec![event], key.as_ref()).await?;
         Ok(after)
     };
     idempotent(&state.db, key.as_ref(), attempt).await

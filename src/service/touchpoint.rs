@@ -1,13 +1,13 @@
 //! Touchpoints: recording them (scoring, automatic qualification, first contact) and reading them.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{Channel, LeadEventKind, Stage, TouchpointKind, campaign, lead, lead_event, touchpoint};
+use entity::{Channel, LeadEventKind, Stage, TouchpointKind, campaign, lead, touchpoint};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{
     event,
-    handoff::{compare_and_set, locked_visible_lead},
+    handoff::{commit_change, compare_and_set, locked_visible_lead},
     page::{Page, PageRequest},
 };
 use crate::{
@@ -113,8 +113,6 @@ pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) 
     }
     compare_and_set(&txn, &before, &after).await?;
     touchpoint::Entity::insert(touchpoint::ActiveModel::from(touchpoint)).exec_without_returning(&txn).await?;
-    lead_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
-    txn.commit().await?;
-    state.events.committed();
+    commit_change(state, txn, &after, events, None).await?;
     Ok(after)
 }
