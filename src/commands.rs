@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> anyhow::Result<()> {
     let production = args.environment == Environment::Production;
-    let state = startup::build_state(database, &args.jwt, &args.handoff, production).await?;
+    let state = startup::build_state_with(database, &args.jwt, &args.handoff, production, args.live).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let options = ServerOptions { graphiql: args.graphiql_enabled(), introspection: args.introspection_enabled() };
@@ -85,7 +85,12 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
         println!("             baton token --email you@example.com");
     }
     tokio::spawn(sweep_idempotency_keys(state.db.clone()));
-    startup::serve(listener, startup::router(state, options), startup::shutdown_signal()).await?;
+    let shutdown = state.shutdown.clone();
+    let stopping = async move {
+        startup::shutdown_signal().await;
+        shutdown.cancel();
+    };
+    startup::serve(listener, startup::router(state, options), stopping).await?;
     Ok(())
 }
 

@@ -106,6 +106,8 @@ pub struct ServeArgs {
     pub jwt: JwtConfig,
     #[command(flatten)]
     pub handoff: HandoffConfig,
+    #[command(flatten)]
+    pub live: LiveConfig,
 }
 
 /// Scoring and routing rules of the handoff.
@@ -129,13 +131,17 @@ impl Default for HandoffConfig {
 }
 
 /// Limits and timers of WebSocket connections. The defaults suit production; tests shorten them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Args)]
 pub struct WsConfig {
     /// How long a new socket may wait before sending `connection_init` (then: close 4408).
+    #[arg(long = "ws-init-timeout", env = "BATON_WS_INIT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub init_timeout: Duration,
-    /// How often the server sends a keep-alive (`ping`, or `ka` in the legacy protocol).
+    /// How often the server sends a keep-alive (`ping`, or `ka` in the legacy protocol) and a
+    /// WebSocket ping; a peer silent for two of these is dropped.
+    #[arg(long = "ws-keep-alive", env = "BATON_WS_KEEP_ALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub keep_alive: Duration,
     /// Subscriptions one socket may run at once; one more is refused with an `error` message.
+    #[arg(long = "ws-max-subscriptions", env = "BATON_WS_MAX_SUBSCRIPTIONS", default_value_t = 20)]
     pub max_subscriptions: usize,
 }
 
@@ -146,10 +152,12 @@ impl Default for WsConfig {
 }
 
 /// Timers of the live parts: WebSocket connections and the SLA sweep.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Args)]
 pub struct LiveConfig {
+    #[command(flatten)]
     pub ws: WsConfig,
     /// How often each instance looks for SALs past their SLA.
+    #[arg(long = "sla-sweep-interval", env = "BATON_SLA_SWEEP_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub sla_sweep_interval: Duration,
 }
 

@@ -9,6 +9,7 @@ use axum::{
     routing::get,
 };
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
@@ -21,9 +22,10 @@ use crate::{
     db,
     domain::scoring::ScoringRules,
     events::Events,
+    graphql::subscription::render::Renderer,
     graphql::{SchemaOptions, build_schema_with_state},
     http::{self, HttpState},
-    service::sla,
+    service::{sla, user},
     state::AppState,
     telemetry,
 };
@@ -40,16 +42,6 @@ pub struct ServerOptions {
     pub introspection: bool,
 }
 
-/// Connects, migrates, and builds the shared state, with the default live timers.
-pub async fn build_state(
-    database: &DatabaseConfig,
-    jwt: &JwtConfig,
-    handoff: &HandoffConfig,
-    production: bool,
-) -> anyhow::Result<AppState> {
-    build_state_with(database, jwt, handoff, production, LiveConfig::default()).await
-}
-
 /// Connects, migrates, and builds the shared state; starts the tailer and the SLA sweep.
 pub async fn build_state_with(
     database: &DatabaseConfig,
@@ -64,6 +56,8 @@ pub async fn build_state_with(
     let auth = Authenticator::from_config(jwt, &db, production).await?;
     let events = Events::start(&db).await?;
     let sla_sweeper = Arc::new(sla::Sweeper::spawn(db.clone(), events.clone(), live.sla_sweep_interval));
+    let deactivated = Arc::new(user::Deactivated::watch(db.clone(), live.ws.keep_alive));
+    let renderer = Arc::new(Renderer::new(db.clone()));
     Ok(AppState {
         db,
         statements,
@@ -73,6 +67,9 @@ pub async fn build_state_with(
         events,
         ws: live.ws,
         sla_sweeper,
+        renderer,
+        deactivated,
+        shutdown: CancellationToken::new(),
     })
 }
 

@@ -4,9 +4,16 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{
-    auth::Authenticator, config::WsConfig, db::StatementCounter, domain::scoring::ScoringRules, events::Events,
-    service::sla::Sweeper,
+    auth::Authenticator,
+    config::WsConfig,
+    db::StatementCounter,
+    domain::scoring::ScoringRules,
+    events::Events,
+    graphql::subscription::render::Renderer,
+    service::{sla::Sweeper, user::Deactivated},
 };
 
 /// Shared by all requests; cheap to clone.
@@ -29,4 +36,10 @@ pub struct AppState {
     pub ws: WsConfig,
     /// This instance's periodic SLA sweep; it stops when the last clone of the state goes.
     pub sla_sweeper: Arc<Sweeper>,
+    /// Pushed events rendered once per query and audience, shared by their subscribers.
+    pub renderer: Arc<Renderer>,
+    /// Users deactivated since they connected: their sockets are closed.
+    pub deactivated: Arc<Deactivated>,
+    /// Cancelled when the instance shuts down: live connections close with "going away".
+    pub shutdown: CancellationToken,
 }

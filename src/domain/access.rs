@@ -23,7 +23,7 @@ impl From<entity::user::Model> for Viewer {
 }
 
 /// Which leads a viewer may read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LeadScope {
     /// Every lead.
     All,

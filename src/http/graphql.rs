@@ -177,7 +177,7 @@ fn json_content_type(headers: &HeaderMap) -> bool {
 
 /// Gives errors raised by async-graphql itself (syntax, validation, input coercion, query
 /// limits) the code the API promises on every error; ours already carry one.
-fn give_code(error: &mut ServerError) {
+pub(crate) fn give_code(error: &mut ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_some() {
         return;

@@ -1,7 +1,14 @@
 //! Users: adding them, and finding them for tokens.
 
+use std::{
+    collections::HashSet,
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
+
 use entity::{Role, Team, user};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use tokio::{task::JoinHandle, time::MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::{
@@ -58,4 +65,51 @@ pub async fn set_active(db: &DatabaseConnection, user_id: Uuid, active: bool) ->
         other => other.into(),
     })?;
     Ok(())
+}
+
+/// The ids of deactivated users, refreshed periodically by one task per instance, so open
+/// connections of a user deactivated meanwhile are closed without a query per connection.
+pub struct Deactivated {
+    ids: Arc<RwLock<HashSet<Uuid>>>,
+    refresher: JoinHandle<()>,
+}
+
+impl Deactivated {
+    /// Reads the deactivated users every `interval`, until dropped.
+    pub fn watch(db: DatabaseConnection, interval: Duration) -> Self {
+        let ids = Arc::new(RwLock::new(HashSet::new()));
+        let shared = Arc::clone(&ids);
+        let refresher = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let inactive = user::Entity::find()
+                    .select_only()
+                    .column(user::Column::Id)
+                    .filter(user::Column::Active.eq(false))
+                    .into_tuple::<Uuid>()
+                    .all(&db)
+                    .await;
+                match inactive {
+                    Ok(inactive) => {
+                        *shared.write().unwrap_or_else(PoisonError::into_inner) = inactive.into_iter().collect()
+                    }
+                    Err(error) => tracing::warn!(%error, "reading deactivated users failed; retrying at the next tick"),
+                }
+            }
+        });
+        Self { ids, refresher }
+    }
+
+    /// Whether the user was deactivated, as of the last refresh.
+    pub fn contains(&self, user_id: Uuid) -> bool {
+        self.ids.read().unwrap_or_else(PoisonError::into_inner).contains(&user_id)
+    }
+}
+
+impl Drop for Deactivated {
+    fn drop(&mut self) {
+        self.refresher.abort();
+    }
 }

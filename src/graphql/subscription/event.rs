@@ -1,17 +1,18 @@
-//! Live lead events: every subscriber follows the one log this instance tails, from its
-//! cursor when it gives one, and receives only the events it may see.
+//! Live lead events. Every subscriber follows the one log this instance tails, from its
+//! cursor when it gives one, and receives only the events it may see; the socket drives the
+//! following (see [`super::feed`]), so these resolvers only say what is wanted.
+
+use std::sync::Arc;
 
 use async_graphql::{Context, Result, Subscription};
-use entity::lead_event;
-use futures::{Stream, stream};
+use futures::{Stream, StreamExt, stream};
 
+use super::feed::{Feed, Mode, Wanted};
 use crate::{
-    domain::access::Viewer,
     error::AppError,
     events::audience,
     graphql::{
         context::ContextExt,
-        loaders::Loaders,
         types::event::{LeadEvent, LeadEventFilter, decode_event_cursor},
     },
 };
@@ -24,62 +25,53 @@ impl EventSubscription {
     /// New SALs the viewer may see: a rep's own; every SAL for managers, admins, marketing
     /// and viewers. With `after`, first replays every such SAL after that cursor, in log
     /// order, then continues live: a client that reconnects with its last cursor misses none.
-    async fn sal_created<'ctx>(
+    async fn sal_created(
         &self,
-        ctx: &Context<'ctx>,
+        ctx: &Context<'_>,
         #[graphql(desc = "Cursor of the last event already received; replay starts after it.")] after: Option<String>,
-    ) -> Result<impl Stream<Item = Result<LeadEvent>> + use<'ctx>> {
-        live(ctx, after.as_deref(), |viewer, event| audience::is_new_sal(event) && audience::visible_to(viewer, event))
+    ) -> Result<impl Stream<Item = Result<LeadEvent>> + use<>> {
+        feed(
+            ctx,
+            after.as_deref(),
+            Arc::new(|viewer, event| audience::is_new_sal(event) && audience::visible_to(viewer, event)),
+        )
     }
 
     /// Every lead event the viewer may see, optionally filtered. With `after`, first replays
     /// every such event after that cursor, in log order, then continues live.
-    async fn lead_events<'ctx>(
+    async fn lead_events(
         &self,
-        ctx: &Context<'ctx>,
+        ctx: &Context<'_>,
         #[graphql(desc = "Cursor of the last event already received; replay starts after it.")] after: Option<String>,
         #[graphql(desc = "Conditions every event must meet.")] filter: Option<LeadEventFilter>,
-    ) -> Result<impl Stream<Item = Result<LeadEvent>> + use<'ctx>> {
+    ) -> Result<impl Stream<Item = Result<LeadEvent>> + use<>> {
         let filter = filter.unwrap_or_default().to_service()?;
-        live(ctx, after.as_deref(), move |viewer, event| {
-            audience::visible_to(viewer, event) && audience::matches(&filter, event)
-        })
+        feed(
+            ctx,
+            after.as_deref(),
+            Arc::new(move |viewer, event| audience::visible_to(viewer, event) && audience::matches(&filter, event)),
+        )
     }
 }
 
-/// The events of the log after `after` (or from now) that `wanted` accepts for the viewer.
-/// The check runs on every event as it is pushed, from the row alone.
-fn live<'ctx, F>(
-    ctx: &Context<'ctx>,
+/// Describes the feed (planning) or yields the one event being rendered.
+fn feed(
+    ctx: &Context<'_>,
     after: Option<&str>,
-    wanted: F,
-) -> Result<impl Stream<Item = Result<LeadEvent>> + use<'ctx, F>>
-where
-    F: Fn(&Viewer, &lead_event::Model) -> bool + Send + Sync + 'static,
-{
-    let state = ctx.state()?;
-    let viewer = ctx.viewer()?.clone();
-    let loaders: &'ctx Loaders = ctx.data::<Loaders>().map_err(|_| AppError::internal(MissingLoaders))?;
-    let follower = state.events.follow(state.db.clone(), decode_event_cursor(after)?);
-    Ok(stream::unfold(Some((follower, viewer, wanted)), move |subscriber| async move {
-        let (mut follower, viewer, wanted) = subscriber?;
-        loop {
-            match follower.next().await? {
-                Ok(event) if wanted(&viewer, &event.event) => {
-                    // A socket lives for hours: what its last event loaded must not be
-                    // served stale to the next one, nor pile up.
-                    loaders.clear();
-                    return Some((Ok(LeadEvent(event)), Some((follower, viewer, wanted))));
-                }
-                Ok(_) => {}
-                // The stream ends after reporting the failure; the client resumes from its cursor.
-                Err(error) => return Some((Err(error.into()), None)),
-            }
+    wanted: Wanted,
+) -> Result<impl Stream<Item = Result<LeadEvent>> + use<>> {
+    ctx.viewer()?;
+    match ctx.data::<Mode>().map_err(|_| AppError::internal(MissingMode))? {
+        Mode::Plan(slot) => {
+            let feed = Feed { after: decode_event_cursor(after)?, wanted };
+            slot.set(feed).map_err(|_| AppError::bad_input("query", "must subscribe to one field"))?;
+            Ok(stream::empty().boxed())
         }
-    }))
+        Mode::Render(event) => Ok(stream::once(futures::future::ready(Ok(LeadEvent(Arc::clone(event))))).boxed()),
+    }
 }
 
-/// The connection was set up without loaders: a wiring bug.
+/// The subscription was run without saying how: only the WebSocket endpoint runs them.
 #[derive(Debug, thiserror::Error)]
-#[error("subscription context lacks loaders")]
-struct MissingLoaders;
+#[error("subscription run outside the WebSocket endpoint")]
+struct MissingMode;
