@@ -99,3 +99,17 @@ pub fn record_pool_metrics(db: &DatabaseConnection) {
     metrics::gauge!("baton_db_pool_connections").set(f64::from(size));
     metrics::gauge!("baton_db_pool_idle_connections").set(idle as f64);
 }
+
+/// The same pool without the statement counter: background reads (the log tailer, the SLA
+/// sweep) are no request's statements, and counting them would blur the N+1 checks.
+pub fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(db.get_postgres_connection_pool().clone())
+        }
+        sea_orm::DatabaseBackend::Sqlite => {
+            sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(db.get_sqlite_connection_pool().clone())
+        }
+        _ => db.clone(),
+    }
+}

@@ -55,8 +55,8 @@ pub async fn build_state_with(
     let (db, statements) = db::connect_migrated(database).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
     let events = Events::start(&db).await?;
-    let sla_sweeper = Arc::new(sla::Sweeper::spawn(db.clone(), events.clone(), live.sla_sweep_interval));
-    let deactivated = Arc::new(user::Deactivated::watch(db.clone(), live.ws.keep_alive));
+    let sla_sweeper = Arc::new(sla::Sweeper::spawn(db::uncounted(&db), events.clone(), live.sla_sweep_interval));
+    let deactivated = Arc::new(user::Deactivated::watch(db::uncounted(&db), live.ws.keep_alive));
     let renderer = Arc::new(Renderer::new(db.clone()));
     Ok(AppState {
         db,

@@ -13,7 +13,7 @@ pub mod tailer;
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, SqlxPostgresConnector, SqlxSqliteConnector};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Notify;
 
 pub use self::{
@@ -34,7 +34,7 @@ impl Events {
     pub async fn start(db: &DatabaseConnection) -> Result<Self, DbErr> {
         let hub = Arc::new(Hub::new(log::head(db).await?));
         let wake = Arc::new(Notify::new());
-        tailer::spawn(uncounted(db), &hub, Arc::clone(&wake));
+        tailer::spawn(crate::db::uncounted(db), &hub, Arc::clone(&wake));
         Ok(Self { hub, wake })
     }
 
@@ -57,17 +57,5 @@ impl Events {
     /// The cursor of the last event published to subscribers.
     pub fn head(&self) -> LogCursor {
         self.hub.head()
-    }
-}
-
-/// The same pool without the statement counter: the tailer's background reads are no
-/// request's statements, and counting them would blur the N+1 checks.
-fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
-    match db.get_database_backend() {
-        DatabaseBackend::Postgres => {
-            SqlxPostgresConnector::from_sqlx_postgres_pool(db.get_postgres_connection_pool().clone())
-        }
-        DatabaseBackend::Sqlite => SqlxSqliteConnector::from_sqlx_sqlite_pool(db.get_sqlite_connection_pool().clone()),
-        _ => db.clone(),
     }
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod concurrency;
 mod events;
+mod fan_out;
 mod funnel_model;
 mod handoff;
 mod helpers;

@@ -166,3 +166,11 @@ impl WsClient {
             .await;
     }
 }
+
+/// The cursor of the newest event in the log: a subscription given it as `after` follows
+/// everything from here on, without racing its own start.
+pub async fn head_cursor(app: &TestApp) -> Value {
+    let query = "{ leadEvents(first: 1, order: NEWEST_FIRST) { edges { cursor } } }";
+    let data = app.data(app.observer().await, query, json!({})).await;
+    data["leadEvents"]["edges"][0]["cursor"].clone()
+}

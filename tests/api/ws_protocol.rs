@@ -1,7 +1,8 @@
 //! WebSocket hygiene, over a real socket in both protocols: the `connection_init` timeout
 //! (4408), duplicate ids (4409), the cap on subscriptions per socket, keep-alives, only
-//! subscriptions over the socket, the token's expiry (4403), and a client that stops
-//! reading while 10,000 events are appended.
+//! subscriptions over the socket, the token's expiry (4403), a user deactivated while
+//! connected (4403), silent peers, shutdown (1001), malformed messages (4400), a second
+//! `connection_init` (4429), and a client that stops reading while 10,000 events are appended.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{TEST_SECRET, TestApp, TestUser, jwt_config},
-    ws::{PATIENCE, Protocol, Received, WsClient},
+    ws::{PATIENCE, Protocol, Received, WsClient, head_cursor},
 };
 
 const BOTH: [Protocol; 2] = [Protocol::Current, Protocol::Legacy];
@@ -183,6 +184,76 @@ async fn a_socket_is_closed_with_4403_when_its_token_expires() {
     }
 }
 
+#[tokio::test]
+async fn a_socket_is_closed_with_4403_once_its_user_is_deactivated() {
+    let app = app_with(WsConfig { keep_alive: Duration::from_millis(100), ..WsConfig::default() }).await;
+    for protocol in BOTH {
+        let rep = app.user(Role::SalesRep).await;
+        let mut client = WsClient::signed_in(&app, protocol, &rep).await;
+        client.subscribe("1", LEAD_EVENTS, json!({})).await;
+        baton::service::user::set_active(&app.state.db, rep.id, false).await.expect("deactivate");
+        let frame = client.close_frame().await;
+        assert_eq!(frame, Some((4403, "Forbidden: the user was deactivated".to_owned())), "{protocol:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_answers_no_ping_is_dropped_and_one_that_reads_is_kept() {
+    let keep_alive = Duration::from_millis(100);
+    let app = app_with(WsConfig { keep_alive, ..WsConfig::default() }).await;
+    let rep = app.user(Role::SalesRep).await;
+    let mut silent = WsClient::signed_in(&app, Protocol::Current, &rep).await;
+    let mut live = WsClient::signed_in(&app, Protocol::Current, &rep).await;
+    live.show_keep_alives = true;
+    // The live client reads (and so answers pings) while the silent one does not.
+    let listening = Instant::now();
+    while listening.elapsed() < keep_alive * 8 {
+        match live.receive(PATIENCE).await {
+            Some(Received::Other(message)) if message["type"] == "ping" => {}
+            other => panic!("the reading client should only get keep-alives, got {other:?}"),
+        }
+    }
+    // Once it reads, the silent client finds its connection dropped after the keep-alives it missed.
+    loop {
+        match silent.receive(PATIENCE).await {
+            Some(Received::Closed(_)) => break,
+            Some(_) => {}
+            None => panic!("the silent peer was not dropped"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn shutting_down_closes_sockets_with_going_away_so_clients_reconnect_elsewhere() {
+    let app = TestApp::spawn().await;
+    let manager = app.user(Role::SalesManager).await;
+    let mut clients = Vec::new();
+    for protocol in BOTH {
+        let mut client = WsClient::signed_in(&app, protocol, &manager).await;
+        client.subscribe("1", LEAD_EVENTS, json!({})).await;
+        clients.push(client);
+    }
+    app.state.shutdown.cancel();
+    for mut client in clients {
+        let frame = client.close_frame().await;
+        assert_eq!(frame.map(|(code, _)| code), Some(1001));
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_message_closes_with_4400_and_a_second_init_with_4429() {
+    let app = TestApp::spawn().await;
+    let rep = app.user(Role::SalesRep).await;
+    for protocol in BOTH {
+        let mut client = WsClient::signed_in(&app, protocol, &rep).await;
+        client.send(json!({ "type": "subscribe", "payload": {} })).await;
+        assert_eq!(client.close_code().await, Some(4400), "{protocol:?}: a subscribe without id");
+        let mut client = WsClient::signed_in(&app, protocol, &rep).await;
+        client.init(json!({ "authorization": format!("Bearer {}", rep.token) })).await;
+        assert_eq!(client.close_code().await, Some(4429), "{protocol:?}");
+    }
+}
+
 /// How many events the slow consumer misses while not reading.
 const BACKLOG: usize = 10_000;
 /// Each event's note, so the backlog (about 10 MB) is far more than the socket buffers hold.
@@ -230,8 +301,9 @@ async fn a_client_that_stops_reading_while_10000_events_are_appended_gets_them_a
     let manager = app.user(Role::SalesManager).await;
     let lead: Uuid = app.create_lead(app.observer().await, "busy@example.com", json!({})).await.parse().expect("uuid");
     let mut client = WsClient::signed_in(&app, Protocol::Current, &manager).await;
-    let query = "subscription { leadEvents(filter: { kinds: [TOUCHPOINT] }) { id note } }";
-    client.subscribe("slow", query, json!({})).await;
+    let query =
+        "subscription($after: String) { leadEvents(after: $after, filter: { kinds: [TOUCHPOINT] }) { id note } }";
+    client.subscribe("slow", query, json!({ "after": head_cursor(&app).await })).await;
     // Live once a first event arrives.
     let sentinel = append_events(&app, lead, 1).await;
     assert_eq!(client.next_data(PATIENCE).await["leadEvents"]["id"], sentinel[0].to_string());

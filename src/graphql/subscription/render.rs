@@ -29,20 +29,24 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 const CACHE_IDLE: Duration = Duration::from_secs(60);
 
 /// A subscription's query as the client sent it; subscribers sharing one share renders.
+/// Variables that only the root field's arguments use (`after`, `filter`) choose events but
+/// do not shape them, so they are left out: clients resuming from different cursors still
+/// share renders.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct LiveQuery {
     pub query: String,
     pub operation_name: Option<String>,
-    /// The variables as JSON text, so equal variables compare equal.
+    /// The shaping variables as JSON text, so equal variables compare equal.
     variables: String,
 }
 
 impl LiveQuery {
     pub fn new(request: &Request) -> Self {
+        let shaping = shaping::variables(&request.query, request.operation_name.as_deref(), &request.variables);
         Self {
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
-            variables: serde_json::to_string(&request.variables).unwrap_or_default(),
+            variables: serde_json::to_string(&shaping).unwrap_or_default(),
         }
     }
 
@@ -147,6 +151,142 @@ fn is_internal(error: &async_graphql::ServerError) -> bool {
         .as_ref()
         .and_then(|extensions| extensions.get("code"))
         .is_some_and(|code| *code == async_graphql::Value::from("INTERNAL"))
+}
+
+/// Which variables shape a rendered event.
+mod shaping {
+    use std::collections::{HashMap, HashSet};
+
+    use async_graphql::{
+        Name, Positioned, Variables,
+        parser::{
+            parse_query,
+            types::{Directive, DocumentOperations, FragmentDefinition, Selection, SelectionSet},
+        },
+    };
+    use async_graphql_value::Value;
+
+    /// The variables used anywhere but in the root fields' own arguments; all of them when
+    /// the document cannot be read (planning then refuses it anyway).
+    pub fn variables(query: &str, operation_name: Option<&str>, variables: &Variables) -> Variables {
+        let Ok(document) = parse_query(query) else { return variables.clone() };
+        let operation = match (&document.operations, operation_name) {
+            (DocumentOperations::Single(operation), _) => operation,
+            (DocumentOperations::Multiple(operations), Some(name)) => match operations.get(name) {
+                Some(operation) => operation,
+                None => return variables.clone(),
+            },
+            (DocumentOperations::Multiple(_), None) => return variables.clone(),
+        };
+        let mut used = Used { fragments: &document.fragments, names: HashSet::new(), visited: HashSet::new() };
+        used.directives(&operation.node.directives);
+        for selection in &operation.node.selection_set.node.items {
+            match &selection.node {
+                // The root field's arguments are left out on purpose; all else counts.
+                Selection::Field(field) => {
+                    used.directives(&field.node.directives);
+                    used.selection_set(&field.node.selection_set.node);
+                }
+                other => used.selection(other),
+            }
+        }
+        let mut shaping = Variables::default();
+        for (name, value) in variables.iter() {
+            if used.names.contains(name.as_str()) {
+                shaping.insert(name.clone(), value.clone());
+            }
+        }
+        shaping
+    }
+
+    struct Used<'a> {
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+        names: HashSet<String>,
+        visited: HashSet<&'a str>,
+    }
+
+    impl<'a> Used<'a> {
+        fn selection_set(&mut self, set: &'a SelectionSet) {
+            for selection in &set.items {
+                self.selection(&selection.node);
+            }
+        }
+
+        fn selection(&mut self, selection: &'a Selection) {
+            match selection {
+                Selection::Field(field) => {
+                    for (_, value) in &field.node.arguments {
+                        self.value(&value.node);
+                    }
+                    self.directives(&field.node.directives);
+                    self.selection_set(&field.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.directives(&spread.node.directives);
+                    let name = spread.node.fragment_name.node.as_str();
+                    if self.visited.insert(name)
+                        && let Some(fragment) = self.fragments.get(name)
+                    {
+                        self.directives(&fragment.node.directives);
+                        self.selection_set(&fragment.node.selection_set.node);
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.directives(&fragment.node.directives);
+                    self.selection_set(&fragment.node.selection_set.node);
+                }
+            }
+        }
+
+        fn directives(&mut self, directives: &'a [Positioned<Directive>]) {
+            for directive in directives {
+                for (_, value) in &directive.node.arguments {
+                    self.value(&value.node);
+                }
+            }
+        }
+
+        fn value(&mut self, value: &Value) {
+            match value {
+                Value::Variable(name) => {
+                    self.names.insert(name.to_string());
+                }
+                Value::List(items) => items.iter().for_each(|item| self.value(item)),
+                Value::Object(fields) => fields.values().for_each(|field| self.value(field)),
+                _ => {}
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde_json::json;
+
+        use super::*;
+
+        fn shaping(query: &str, variables: serde_json::Value) -> serde_json::Value {
+            serde_json::to_value(super::variables(query, None, &Variables::from_json(variables))).expect("json")
+        }
+
+        #[test]
+        fn variables_of_the_root_fields_arguments_do_not_shape_an_event() {
+            let query = "subscription($after: String, $n: Int) { leadEvents(after: $after) { lead { events(first: $n) { pageInfo { hasNextPage } } } } }";
+            assert_eq!(shaping(query, json!({ "after": "abc", "n": 3 })), json!({ "n": 3 }));
+        }
+
+        #[test]
+        fn variables_used_in_fragments_and_directives_shape_it() {
+            let query = "subscription($after: String, $x: Boolean!) { salCreated(after: $after) { ...F } } \
+                         fragment F on LeadEvent { id @include(if: $x) cursor }";
+            assert_eq!(shaping(query, json!({ "after": "abc", "x": true })), json!({ "x": true }));
+        }
+
+        #[test]
+        fn a_variable_used_both_ways_is_kept() {
+            let query = "subscription($after: String) { salCreated(after: $after) { lead { events(after: $after) { pageInfo { hasNextPage } } } } }";
+            assert_eq!(shaping(query, json!({ "after": "abc" })), json!({ "after": "abc" }));
+        }
+    }
 }
 
 /// The schema yielded nothing for an event it was asked to render: a wiring bug.
