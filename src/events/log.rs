@@ -1,9 +1,11 @@
 //! Reading the `lead_event` log in commit order, after a cursor, on either backend.
 //!
 //! SQLite serializes writers, so `position` order is commit order. On PostgreSQL rows are
-//! read in `(txid, position)` order and only below the oldest running transaction
-//! (`pg_snapshot_xmin`), where that order is final: a transaction that took an earlier
-//! position but commits later holds the watermark back until it has finished.
+//! read in `(txid, position)` order and only below a watermark, where that order is final:
+//! the oldest transaction that was running when the statement's snapshot was taken and may
+//! have written to this database. A transaction that took an earlier position but commits
+//! later holds the watermark back until it has finished; transactions of other databases on
+//! the same server (known from `pg_stat_activity`) cannot write here, so they do not.
 
 use entity::lead_event;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, QueryResult, Statement, sea_query::Value};
@@ -36,9 +38,18 @@ impl FromQueryResult for LoggedEvent {
     }
 }
 
-/// The transactions whose rows may be read: all of them on SQLite, those older than every
-/// running transaction on PostgreSQL.
-const PG_SETTLED: &str = "txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+/// The transactions whose rows may be read on PostgreSQL: those older than every transaction
+/// running at the snapshot that is not known to belong to another database, and older than
+/// the snapshot's `xmax` (later ones are invisible anyway). An xid seen running but gone from
+/// `pg_stat_activity` by the time it is read counts as this database's: that only waits a poll
+/// longer, while the opposite mistake would skip its rows for ever. `backend_xid` is a 32-bit
+/// `xid`; it is compared with the low 32 bits of the snapshot's 64-bit ids.
+const PG_SETTLED: &str = "txid < (SELECT LEAST(\
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
+        (SELECT MIN(running::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS running \
+         WHERE running::text::bigint % 4294967296 NOT IN (\
+             SELECT backend_xid::text::bigint FROM pg_stat_activity \
+             WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()))))";
 
 /// The expression giving a row's transaction on this backend, as a selected column.
 pub fn txid_column(backend: DatabaseBackend) -> &'static str {

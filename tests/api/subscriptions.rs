@@ -19,11 +19,10 @@ const LEAD_EVENTS: &str = "subscription($after: String, $filter: LeadEventFilter
     leadEvents(after: $after, filter: $filter) { id cursor kind toStage owner { id } lead { id } }
 }";
 
-/// A push must arrive within this of the mutation that caused it. Generous because on
-/// PostgreSQL the tailer waits for every older transaction in the cluster to finish, and
-/// parallel tests keep migrating databases of their own; alone, pushes take milliseconds.
+/// A push must arrive within this of the mutation that caused it, where a test does not
+/// measure latency: generous for a loaded machine; alone, pushes take milliseconds.
 const PUSH_DEADLINE: Duration = Duration::from_secs(5);
-/// The speed-to-lead promise, asserted where other tests' transactions cannot hold it back.
+/// The speed-to-lead promise.
 const PROMISED_LATENCY: Duration = Duration::from_secs(1);
 /// How long a test listens for an event that must not come, where nothing later can prove it.
 const QUIET: Duration = Duration::from_millis(300);
@@ -66,9 +65,7 @@ async fn a_rep_receives_their_new_sal_within_a_second_of_its_acceptance() {
     let data = client.next_data(PUSH_DEADLINE).await;
     let latency = asked.elapsed();
     eprintln!("salCreated push latency (mutation start to push): {latency:?}");
-    if std::env::var_os("BATON_TEST_DATABASE_URL").is_none() {
-        assert!(latency < PROMISED_LATENCY, "{latency:?}");
-    }
+    assert!(latency < PROMISED_LATENCY, "{latency:?}");
     let event = &data["salCreated"];
     assert_eq!(event["lead"]["id"], lead.as_str());
     assert_eq!(
@@ -310,6 +307,33 @@ async fn on_postgresql_an_event_whose_transaction_commits_late_is_delivered_in_o
     again.subscribe("1", SAL_CREATED, json!({ "after": first["cursor"] })).await;
     assert_eq!(again.next_data(PATIENCE).await["salCreated"]["lead"]["id"], late.as_str());
     assert!(again.receive(QUIET).await.is_none());
+}
+
+#[tokio::test]
+async fn on_postgresql_a_long_transaction_in_another_database_does_not_hold_pushes_back() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = TestApp::spawn().await;
+    if !app.on_postgres() {
+        return;
+    }
+    let rep = app.user(Role::SalesRep).await;
+    let lead = mql(&app, "prompt@example.com").await;
+    let mut client = WsClient::signed_in(&app, Protocol::Current, &rep).await;
+    client.subscribe("1", SAL_CREATED, json!({ "after": first_cursor(&app).await })).await;
+    // The suite's own database is another database on the same server than the app's: a
+    // transaction there takes an id and stays open while the SAL is accepted.
+    let url = std::env::var("BATON_TEST_DATABASE_URL").expect("PostgreSQL URL");
+    let elsewhere = sea_orm::Database::connect(url).await.expect("connect");
+    let txn = elsewhere.begin().await.expect("begin");
+    txn.execute_unprepared("SELECT pg_current_xact_id()").await.expect("take an id");
+
+    let asked = Instant::now();
+    accept_for(&app, &lead, &rep).await;
+    let data = client.next_data(PUSH_DEADLINE).await;
+    let latency = asked.elapsed();
+    txn.rollback().await.expect("rollback");
+    assert_eq!(data["salCreated"]["lead"]["id"], lead.as_str());
+    assert!(latency < PROMISED_LATENCY, "another database's open transaction held the push back for {latency:?}");
 }
 
 #[tokio::test]
