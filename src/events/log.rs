@@ -51,6 +51,11 @@ const PG_SETTLED: &str = "txid < (SELECT LEAST(\
              SELECT backend_xid::text::bigint FROM pg_stat_activity \
              WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()))))";
 
+/// A condition keeping the rows whose place in the log is final: all of them on SQLite.
+pub fn settled(backend: DatabaseBackend) -> Option<&'static str> {
+    (backend == DatabaseBackend::Postgres).then_some(PG_SETTLED)
+}
+
 /// The expression giving a row's transaction on this backend, as a selected column.
 pub fn txid_column(backend: DatabaseBackend) -> &'static str {
     match backend {

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use entity::{LeadEventKind, Stage, lead, lead_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Query},
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use super::{
 use crate::{
     domain::{access::Viewer, money::Money},
     error::AppResult,
-    events::log::{LogCursor, LoggedEvent, txid_column},
+    events::log::{self, LogCursor, LoggedEvent, txid_column},
 };
 
 /// Which events to list.
@@ -37,10 +37,13 @@ pub enum EventOrder {
     NewestFirst,
 }
 
-/// Events of the leads the viewer may see, in position order (or reversed), after a cursor.
-/// Pages are keyed by position alone: a stable order for browsing. Following the log in
-/// commit order, without ever passing an event that commits late, is the tailer's job
-/// (`events::log`); both hand out the same cursors.
+/// Events of the leads the viewer may see, in log order (or reversed), after a cursor.
+///
+/// Across leads, pages follow the log as the tailer reads it (`events::log`): in commit
+/// order, and on PostgreSQL only below the watermark, so a client paging through the log
+/// never passes an event whose transaction commits late. One lead's events commit in
+/// position order (every change locks the lead's row), so its history is read by position,
+/// and a change shows in it as soon as it has committed.
 #[tracing::instrument(skip_all, fields(lead_id = ?filter.lead_id))]
 pub async fn list(
     db: &DatabaseConnection,
@@ -72,22 +75,38 @@ pub async fn list(
     if let Some(to) = filter.occurred_to {
         condition = condition.add(lead_event::Column::OccurredAt.lt(to));
     }
-    let query = match (order, page.after.map(|cursor| cursor.position)) {
-        (EventOrder::OldestFirst, Some(after)) => {
-            lead_event::Entity::find().filter(lead_event::Column::Position.gt(after))
-        }
-        (EventOrder::NewestFirst, Some(after)) => {
-            lead_event::Entity::find().filter(lead_event::Column::Position.lt(after))
-        }
-        (_, None) => lead_event::Entity::find(),
+    let backend = db.get_database_backend();
+    let settled = if filter.lead_id.is_none() { log::settled(backend) } else { None };
+    // The transaction id orders the log only where rows are read below the watermark.
+    let by_txid = settled.is_some();
+    let mut query = lead_event::Entity::find();
+    if let Some(settled) = settled {
+        condition = condition.add(Expr::cust(settled));
+    }
+    if let Some(after) = page.after {
+        let (txid, position) = (Expr::cust(txid_column(backend)), Expr::col(lead_event::Column::Position));
+        let place = if by_txid { Expr::tuple([txid, position]) } else { Expr::tuple([position]) };
+        let cursor = if by_txid {
+            Expr::tuple([Expr::val(after.txid).into(), Expr::val(after.position).into()])
+        } else {
+            Expr::tuple([Expr::val(after.position).into()])
+        };
+        query = query.filter(match order {
+            EventOrder::OldestFirst => place.gt(cursor),
+            EventOrder::NewestFirst => place.lt(cursor),
+        });
+    }
+    let direction = match order {
+        EventOrder::OldestFirst => Order::Asc,
+        EventOrder::NewestFirst => Order::Desc,
     };
-    let query = match order {
-        EventOrder::OldestFirst => query.order_by_asc(lead_event::Column::Position),
-        EventOrder::NewestFirst => query.order_by_desc(lead_event::Column::Position),
-    };
+    if by_txid {
+        query = query.order_by(Expr::cust(txid_column(backend)), direction.clone());
+    }
     let rows = query
+        .order_by(lead_event::Column::Position, direction)
         .filter(condition)
-        .column_as(Expr::cust(txid_column(db.get_database_backend())), "txid")
+        .column_as(Expr::cust(txid_column(backend)), "txid")
         .limit(page.first + 1)
         .into_model::<LoggedEvent>()
         .all(db)

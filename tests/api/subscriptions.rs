@@ -309,6 +309,42 @@ async fn on_postgresql_an_event_whose_transaction_commits_late_is_delivered_in_o
     assert!(again.receive(QUIET).await.is_none());
 }
 
+/// Ids of the events of one `leadEvents` page after `after`, oldest first, and the last cursor.
+async fn log_page(app: &TestApp, after: &Value) -> (Vec<String>, Value) {
+    let query = "query($after: String) { leadEvents(first: 100, after: $after, order: OLDEST_FIRST) {
+        edges { cursor node { lead { id } } } } }";
+    let data = app.data(app.observer().await, query, json!({ "after": after })).await;
+    let edges = data["leadEvents"]["edges"].as_array().cloned().unwrap_or_default();
+    let leads = edges.iter().map(|edge| edge["node"]["lead"]["id"].as_str().unwrap_or_default().to_owned()).collect();
+    let last = edges.last().map_or_else(|| after.clone(), |edge| edge["cursor"].clone());
+    (leads, last)
+}
+
+#[tokio::test]
+async fn on_postgresql_paging_the_log_never_passes_an_event_whose_transaction_commits_late() {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::spawn().await;
+    if !app.on_postgres() {
+        return;
+    }
+    let rep = app.user(Role::SalesRep).await;
+    let early = mql(&app, "early@example.com").await;
+    let late = mql(&app, "late@example.com").await;
+    let (_, mut cursor) = log_page(&app, &first_cursor(&app).await).await;
+
+    let txn = app.state.db.begin().await.expect("begin");
+    append_sal_event(&txn, &early, &rep).await;
+    accept_for(&app, &late, &rep).await;
+    // While the early transaction is open, the page ends before it: nothing after it shows.
+    let (seen, after_open) = log_page(&app, &cursor).await;
+    assert!(seen.is_empty(), "the page passed an open transaction: {seen:?}");
+    cursor = after_open;
+
+    txn.commit().await.expect("commit");
+    let (seen, _) = log_page(&app, &cursor).await;
+    assert_eq!(seen, [early, late], "paging from the last cursor must give both, in commit order");
+}
+
 #[tokio::test]
 async fn on_postgresql_a_long_transaction_in_another_database_does_not_hold_pushes_back() {
     use sea_orm::{ConnectionTrait, TransactionTrait};
