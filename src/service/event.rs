@@ -87,9 +87,9 @@ pub async fn list(
         let (txid, position) = (Expr::cust(txid_column(backend)), Expr::col(lead_event::Column::Position));
         let place = if by_txid { Expr::tuple([txid, position]) } else { Expr::tuple([position]) };
         let cursor = if by_txid {
-            Expr::tuple([Expr::val(after.txid).into(), Expr::val(after.position).into()])
+            Expr::tuple([Expr::val(after.txid), Expr::val(after.position)])
         } else {
-            Expr::tuple([Expr::val(after.position).into()])
+            Expr::tuple([Expr::val(after.position)])
         };
         query = query.filter(match order {
             EventOrder::OldestFirst => place.gt(cursor),
