@@ -107,6 +107,21 @@ pub fn scope_condition(viewer: &Viewer) -> Option<Condition> {
     }
 }
 
+/// The visibility condition once the stages asked for are known: a rep asking for stages
+/// other than MQL sees only their own leads in them, and one asking for MQLs only sees them
+/// all. Saying so plainly, rather than through an OR, lets the database use the owner index
+/// (a rep's SAL inbox would otherwise scan every recent lead).
+fn narrowed_scope(viewer: &Viewer, stages: Option<&[Stage]>) -> Option<Condition> {
+    let LeadScope::QueueAndOwnedBy(rep) = viewer.lead_scope() else { return None };
+    match stages {
+        Some(stages) if !stages.contains(&Stage::Mql) => {
+            Some(Condition::all().add(Expr::col((lead::Entity, lead::Column::OwnerId)).eq(rep)))
+        }
+        Some(stages) if stages.iter().all(|stage| *stage == Stage::Mql) => None,
+        _ => scope_condition(viewer),
+    }
+}
+
 /// A lead by id, if it exists and the viewer may see it.
 #[tracing::instrument(skip(db, viewer))]
 pub async fn find(db: &DatabaseConnection, viewer: &Viewer, lead_id: Uuid) -> AppResult<Option<lead::Model>> {
@@ -124,7 +139,7 @@ pub async fn list(
     page: &PageRequest<LeadCursor>,
 ) -> AppResult<Page<lead::Model>> {
     let mut condition = Condition::all();
-    if let Some(scope) = scope_condition(viewer) {
+    if let Some(scope) = narrowed_scope(viewer, filter.stages.as_deref()) {
         condition = condition.add(scope);
     }
     if let Some(stages) = &filter.stages {

@@ -51,6 +51,19 @@ async fn a_rep_cannot_reach_another_reps_lead_by_any_path() {
         ["alice-lead@acme.example", "queued@acme.example"]
     );
 
+    // Through the list filtered by stage: the queue, their own, or both; never another rep's.
+    let by_stages =
+        "query($stages: [Stage!]) { leads(first: 100, filter: { stages: $stages }) { edges { node { email } } } }";
+    for (stages, expected) in [
+        (json!(["SAL"]), vec!["alice-lead@acme.example"]),
+        (json!(["MQL"]), vec!["queued@acme.example"]),
+        (json!(["MQL", "SAL"]), vec!["alice-lead@acme.example", "queued@acme.example"]),
+        (json!(["LEAD", "SQL"]), vec![]),
+    ] {
+        let data = app.data(&alice, by_stages, json!({ "stages": stages })).await;
+        assert_eq!(emails(&data, &["leads"]), expected, "stages {stages}");
+    }
+
     // Through the account.
     let query = "query($id: ID!) { account(id: $id) { leads(first: 100) { edges { node { email } } } } }";
     let data = app.data(&alice, query, json!({ "id": account })).await;
