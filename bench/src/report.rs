@@ -59,7 +59,7 @@ pub fn print_header() {
 pub fn print(m: &Measurement) {
     let num = |value: Option<f64>, decimals: usize| value.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"));
     println!(
-        "{:<15} {:<26} {:>8} {:>6} {:>10} {:>8} {:>8} {:>9} {:>8} {:>7} {:>8}  {}",
+        "{:<15} {:<30} {:>8} {:>6} {:>10} {:>8} {:>8} {:>9} {:>8} {:>7} {:>8} {:>9}  {}",
         m.scenario,
         m.variant,
         m.requests,
@@ -71,6 +71,7 @@ pub fn print(m: &Measurement) {
         num(m.cpu_ms_per_request, 3),
         num(m.statements_per_request, 2),
         num(m.server_rss_mib, 0),
+        num(m.value, 1),
         m.note
     );
 }

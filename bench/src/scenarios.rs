@@ -150,7 +150,7 @@ impl Bench {
         Ok(())
     }
 
-    /// A closed-loop run with the server's CPU time and SQL statements per request.
+    /// A closed-loop run, recorded with the server's CPU time and SQL statements per request.
     async fn throughput(
         &mut self,
         scenario: &str,
@@ -159,25 +159,37 @@ impl Bench {
         limit: Option<u64>,
         request: Request,
     ) -> Run {
-        let http = self.api.http.clone();
-        let (cpu, statements) = (self.server.cpu_seconds(), self.server.statements(&http).await);
-        let run = load::closed_loop(clients, self.duration(), limit, request).await;
-        let (cpu, statements) = (self.server.cpu_seconds() - cpu, self.server.statements(&http).await - statements);
-        let per_request = |total: f64| (run.requests > 0).then(|| total / run.requests as f64);
-        self.record(
-            Measurement {
-                scenario: scenario.into(),
-                variant: variant.into(),
-                requests: run.requests,
-                errors: run.errors,
-                throughput_per_s: Some(run.throughput()),
-                cpu_ms_per_request: per_request(cpu * 1000.0),
-                statements_per_request: per_request(statements),
-                ..Measurement::default()
-            }
-            .with_latency(&run.latency),
-        );
+        let (run, measurement) = self.closed(scenario, variant, clients, limit, request).await;
+        self.record(measurement);
         run
+    }
+
+    /// A closed-loop run and its measurement, not yet recorded.
+    async fn closed(
+        &self,
+        scenario: &str,
+        variant: &str,
+        clients: usize,
+        limit: Option<u64>,
+        request: Request,
+    ) -> (Run, Measurement) {
+        let http = &self.api.http;
+        let (cpu, statements) = (self.server.cpu_seconds(), self.server.statements(http).await);
+        let run = load::closed_loop(clients, self.duration(), limit, request).await;
+        let (cpu, statements) = (self.server.cpu_seconds() - cpu, self.server.statements(http).await - statements);
+        let per_request = |total: f64| (run.requests > 0).then(|| total / run.requests as f64);
+        let measurement = Measurement {
+            scenario: scenario.into(),
+            variant: variant.into(),
+            requests: run.requests,
+            errors: run.errors,
+            throughput_per_s: Some(run.throughput()),
+            cpu_ms_per_request: per_request(cpu * 1000.0),
+            statements_per_request: per_request(statements),
+            ..Measurement::default()
+        }
+        .with_latency(&run.latency);
+        (run, measurement)
     }
 
     async fn point_read(&mut self) -> anyhow::Result<()> {
@@ -204,12 +216,9 @@ impl Bench {
 
     async fn accept(&mut self) -> anyhow::Result<()> {
         let reps = self.reps().await?;
-        let wanted = 3 * self.cli.seconds as usize * 4000;
-        let mqls = self.api.lead_ids(&self.admin, json!({ "stages": ["MQL"] }), wanted).await?;
-        if mqls.len() < 300 {
-            bail!("only {} MQLs left; seed again with --reseed", mqls.len());
-        }
-        let share = mqls.len() / 3;
+        // Enough for each run to last its time at 2,000 moves per second.
+        let share = self.cli.seconds as usize * 2000;
+        let mqls = self.mqls(3 * share).await?;
         for (round, writers) in [1usize, 8, 32].into_iter().enumerate() {
             let bodies: Vec<String> = mqls[round * share..(round + 1) * share]
                 .iter()
@@ -230,7 +239,7 @@ impl Bench {
         if others.is_empty() {
             bail!("the push latency scenario needs at least two reps");
         }
-        let mut mqls = self.api.lead_ids(&self.admin, json!({ "stages": ["MQL"] }), 2 * PUSHES + 10).await?.into_iter();
+        let mut mqls = self.mqls(2 * PUSHES).await?.into_iter();
         for sockets in [1_000usize, 10_000] {
             let (sender, mut deliveries) = mpsc::unbounded_channel();
             let idle = socket::open(&self.server.base, &others, SAL_ALERTS, sockets - 1, sender.clone()).await?;
@@ -261,7 +270,7 @@ impl Bench {
 
     async fn fan_out(&mut self) -> anyhow::Result<()> {
         let reps = self.reps().await?;
-        let mut mqls = self.api.lead_ids(&self.admin, json!({ "stages": ["MQL"] }), 2 * BURSTS + 2).await?.into_iter();
+        let mut mqls = self.mqls(2 * BURSTS).await?.into_iter();
         for subscribers in [2_000usize, 10_000] {
             let (sender, mut deliveries) = mpsc::unbounded_channel();
             let sockets =
@@ -330,7 +339,7 @@ impl Bench {
         let (sender, mut deliveries) = mpsc::unbounded_channel();
         let _socket = socket::open(&second.base, std::slice::from_ref(&target.token), SAL_ALERTS, 1, sender).await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let mqls = self.api.lead_ids(&self.admin, json!({ "stages": ["MQL"] }), PUSHES).await?;
+        let mqls = self.mqls(PUSHES).await?;
         let mut latency = histogram();
         for lead in &mqls {
             self.accept_one(lead, &target.id).await?;
@@ -365,15 +374,48 @@ impl Bench {
             .collect();
         let limit = bodies.len() as u64;
         let request = cycling(&self.api, &self.marketer, bodies);
-        let runs =
-            self.throughput("import", &format!("{BATCH} leads per request, 2 clients"), 2, Some(limit), request).await;
-        let leads_per_second = runs.throughput() * BATCH as f64;
-        if let Some(last) = self.results.last_mut() {
-            last.value = Some(leads_per_second);
-            last.note = "leads imported per second".into();
-        }
-        println!("{:<15} {:<26} {leads_per_second:.0} leads/s", "import", "");
+        let variant = format!("{BATCH} leads per request, 2 clients");
+        let (run, mut measurement) = self.closed("import", &variant, 2, Some(limit), request).await;
+        measurement.value = Some(run.throughput() * BATCH as f64);
+        measurement.note = "leads imported per second".into();
+        self.record(measurement);
         Ok(())
+    }
+
+    /// Ids of `count` MQLs, qualifying imported leads when the seeded ones have run out.
+    async fn mqls(&self, count: usize) -> anyhow::Result<Vec<String>> {
+        let mut mqls = self.api.lead_ids(&self.admin, json!({ "stages": ["MQL"] }), count).await?;
+        let missing = count.saturating_sub(mqls.len());
+        if missing == 0 {
+            return Ok(mqls);
+        }
+        eprintln!("qualifying {missing} new leads into MQLs …");
+        let run = uuid::Uuid::now_v7().simple().to_string();
+        for batch in 0..missing.div_ceil(1000) {
+            let leads: Vec<Value> = (0..1000.min(missing - batch * 1000))
+                .map(|n| json!({ "email": format!("mql-{run}-{batch}-{n}@bench.baton"), "channel": "EVENT" }))
+                .collect();
+            let query =
+                "mutation($leads: [CreateLeadInput!]!) { importLeads(input: { leads: $leads }) { created { id } } }";
+            let data = self.api.data(&self.marketer, query, json!({ "leads": leads })).await?;
+            let created: Vec<String> = data["importLeads"]["created"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|lead| lead["id"].as_str().map(str::to_owned))
+                .collect();
+            let qualify = "mutation($id: ID!) { qualifyLead(input: { leadId: $id }) { id } }";
+            let bodies = created.iter().map(|id| body(qualify, json!({ "id": id }))).collect::<Vec<_>>();
+            let limit = bodies.len() as u64;
+            let run =
+                load::closed_loop(8, Duration::from_secs(600), Some(limit), cycling(&self.api, &self.marketer, bodies))
+                    .await;
+            if run.errors > 0 {
+                bail!("{} of {} leads could not be qualified", run.errors, run.requests);
+            }
+            mqls.extend(created);
+        }
+        Ok(mqls)
     }
 
     async fn accept_one(&self, lead: &str, owner: &str) -> anyhow::Result<()> {
