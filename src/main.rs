@@ -1,5 +1,11 @@
 use clap::Parser;
 
+/// Most of a request's allocations are small and short-lived, shared across worker and
+/// database threads; mimalloc serves them with less contention and fragmentation than the
+/// system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     baton::telemetry::init_tracing();
