@@ -68,7 +68,7 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
     let state = startup::build_state(database, &args.jwt, &args.handoff, production).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let options = ServerOptions { graphiql: args.graphiql_enabled(), introspection: args.introspection_enabled() };
+    let options = ServerOptions::from_args(&args);
     println!("Baton is serving GraphQL at http://{address}/graphql");
     if options.graphiql {
         println!("GraphiQL: http://{address}/ (add the header Authorization: Bearer <token>)");
@@ -85,7 +85,8 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
         println!("             baton token --email you@example.com");
     }
     tokio::spawn(sweep_idempotency_keys(state.db.clone()));
-    startup::serve(listener, startup::router(state, options), startup::shutdown_signal()).await?;
+    startup::serve(listener, startup::router_with_limits(state, options, &args.limits), startup::shutdown_signal())
+        .await?;
     Ok(())
 }
 
