@@ -22,7 +22,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{HttpState, rate_limit::Caller};
+use super::{HttpState, input_errors, rate_limit::Caller};
 use crate::{
     auth,
     domain::{access::Viewer, time},
@@ -221,10 +221,15 @@ async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: boo
     if is_get && is_mutation(&mut request) {
         return Outcome::MutationOverGet;
     }
+    // Kept to name the field of an input error async-graphql reports by type only.
+    let variables = request.variables.clone();
     let request = request.data(Loaders::new(&http.app.db)).data(viewer).data(received);
     match tokio::time::timeout(http.limits.execution_timeout, http.schema.execute(request)).await {
         Ok(mut response) => {
-            response.errors.iter_mut().for_each(give_code);
+            for error in &mut response.errors {
+                give_code(error);
+                input_errors::name_field(error, &variables);
+            }
             Outcome::Ran(response)
         }
         Err(_) => Outcome::TimedOut,

@@ -2,6 +2,8 @@
 
 pub mod graphql;
 pub mod health;
+pub mod input_errors;
+pub mod probe;
 pub mod rate_limit;
 pub mod ws;
 
