@@ -80,6 +80,9 @@ pub struct JwtConfig {
     /// Clock skew tolerated for `exp` and `nbf`, in seconds.
     #[arg(long = "jwt-leeway", env = "BATON_JWT_LEEWAY", default_value_t = 30)]
     pub leeway_secs: u64,
+    /// The `kid` tokens must name, when the issuer sets one; without it, tokens naming any key are refused.
+    #[arg(long = "jwt-key-id", env = "BATON_JWT_KEY_ID")]
+    pub key_id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

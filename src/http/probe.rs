@@ -41,6 +41,7 @@ impl Probe {
             issuer: None,
             audience: None,
             leeway_secs: 5,
+            key_id: None,
         };
         // The demo data goes in before the live parts (tailer, SLA sweep) start writing.
         let (db, _) = db::connect_migrated(&database).await?;

@@ -473,6 +473,7 @@ pub fn jwt_config(secret: Option<&str>, public_key: Option<&str>, audience: Opti
         issuer: None,
         audience: audience.map(str::to_owned),
         leeway_secs: 5,
+        key_id: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod faults;
 mod funnel_model;
 mod handoff;
 mod hardening;
+mod hardening_config;
 mod hardening_inputs;
 mod helpers;
 mod http;
