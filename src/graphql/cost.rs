@@ -3,7 +3,7 @@
 //! async-graphql's validation (depth, complexity) walks fragment spreads inline, so a small
 //! document whose fragments spread into each other twice per level expands exponentially
 //! and pins a core for seconds in one uninterruptible step. This pass runs first: a cheap
-//! lexical scan bounds tokens and bracket nesting (the parser recurses on nested values),
+//! lexical scan bounds tokens and bracket nesting (parsing recurses on nested values),
 //! then one walk over the parsed document computes each fragment's expanded size once
 //! (a memoized walk of the fragment graph, cycles refused), so its cost is linear in the
 //! document's length whatever the expansion.
@@ -52,7 +52,7 @@ impl Default for Limits {
 }
 
 /// Brackets nested deeper than this are refused before parsing: far deeper than any real
-/// query or literal, and shallow enough for the recursive parser's stack.
+/// query or literal, and it keeps the recursive parsing and validation of nested values shallow.
 const MAX_NESTING: usize = 64;
 
 /// Checks a document's text (a WebSocket `subscribe` payload, say) against `limits`.
