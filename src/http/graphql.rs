@@ -216,6 +216,7 @@ async fn execute(
 /// Checks one operation's cost, then runs it under the execution time limit.
 async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: bool, received: ReceivedAt) -> Outcome {
     if let Err(error) = cost::check_request(&mut request, &http.cost) {
+        metrics::counter!("baton_graphql_refused_total", "reason" => error.code()).increment(1);
         return Outcome::Refused(error);
     }
     if is_get && is_mutation(&mut request) {
@@ -287,6 +288,7 @@ fn single_response(outcome: Outcome, http: &HttpState, format: ResponseFormat) -
 fn timeout_error(http: &HttpState) -> ServerError {
     let limit = humantime::format_duration(http.limits.execution_timeout);
     tracing::warn!(%limit, "operation abandoned at the execution time limit");
+    metrics::counter!("baton_graphql_refused_total", "reason" => "TIMEOUT").increment(1);
     let mut error = ServerError::new(format!("the operation did not finish within {limit}"), None);
     let mut extensions = async_graphql::ErrorExtensionValues::default();
     extensions.set("code", "INTERNAL");
@@ -296,6 +298,7 @@ fn timeout_error(http: &HttpState) -> ServerError {
 }
 
 fn rate_limited(format: ResponseFormat, error: AppError) -> Response {
+    metrics::counter!("baton_graphql_refused_total", "reason" => error.code()).increment(1);
     let retry_after = match &error {
         AppError::RateLimited { retry_after_secs } => *retry_after_secs,
         _ => 1,

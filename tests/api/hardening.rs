@@ -86,6 +86,11 @@ async fn a_fragment_bomb_is_refused_before_validation() {
     let took = refused(&app, &user, &query_body(&fragment_bomb(30)), 400, "QUERY_TOO_COMPLEX").await;
     assert!(took < QUICK, "refusing a fragment bomb took {took:?}");
     eprintln!("fragment bomb (2^30 fields) refused in {took:?}");
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("baton_graphql_refused_total{") && l.contains("QUERY_TOO_COMPLEX")),
+        "{metrics}"
+    );
     // The same shape, small enough, runs.
     let data = app.data(&user, &fragment_bomb(4), json!({})).await;
     assert_eq!(data["me"]["email"], user.email.as_str());
