@@ -1,4 +1,4 @@
-//! Bytes as the body of `POST /graphql`: JSON parsing, the cost check, validation and
+//! Bytes as the body of `POST /graphql` (or, after a NUL byte, as its GraphQL text): JSON parsing, the cost check, validation and
 //! execution against a SQLite database with the demo data, built once per process.
 #![no_main]
 
@@ -23,9 +23,10 @@ fn harness() -> &'static Harness {
     })
 }
 
-fuzz_target!(|body: &[u8]| {
+fuzz_target!(|input: &[u8]| {
     let harness = harness();
-    if let Err(finding) = harness.runtime.block_on(harness.probe.send(body)) {
+    let body = Probe::body_for(input);
+    if let Err(finding) = harness.runtime.block_on(harness.probe.send(&body)) {
         panic!("{finding}");
     }
 });

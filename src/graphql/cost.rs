@@ -192,14 +192,18 @@ struct Walk<'a> {
 
 fn check_document(document: &ExecutableDocument, limits: &Limits) -> Result<(), AppError> {
     let mut walk = Walk { fragments: &document.fragments, limits, visited: HashMap::new() };
+    // Validation walks every operation of the document, so the expanded size is bounded
+    // for the document as a whole; the other bounds apply per operation.
+    let mut document_fields = 0_usize;
     for (_, operation) in document.operations.iter() {
         walk.directives(operation.node.directives.len())?;
         let size = walk.selection_set(&operation.node.selection_set.node)?;
+        document_fields = document_fields.saturating_add(size.fields);
         let bounds = [
             (size.top_fields, limits.max_root_fields, "root fields"),
             (size.depth, limits.max_depth, "levels of nesting"),
             (size.aliases, limits.max_aliases, "aliases"),
-            (size.fields, limits.max_fields, "fields once fragments are expanded"),
+            (document_fields, limits.max_fields, "fields once fragments are expanded"),
         ];
         for (value, limit, what) in bounds {
             if value > limit {
@@ -236,13 +240,17 @@ impl<'a> Walk<'a> {
                     size.depth = size.depth.max(children.depth.saturating_add(1));
                     size.top_fields = size.top_fields.saturating_add(1);
                 }
+                // A spread or inline fragment is work for validation even when it selects
+                // nothing that exists, so it counts as a field too.
                 Selection::FragmentSpread(spread) => {
                     self.directives(spread.node.directives.len())?;
                     size.absorb(self.fragment(&spread.node.fragment_name.node)?);
+                    size.fields = size.fields.saturating_add(1);
                 }
                 Selection::InlineFragment(inline) => {
                     self.directives(inline.node.directives.len())?;
                     size.absorb(self.selection_set(&inline.node.selection_set.node)?);
+                    size.fields = size.fields.saturating_add(1);
                 }
             }
             // Stop as soon as the answer is known; the walk is linear anyway.
@@ -265,9 +273,8 @@ impl<'a> Walk<'a> {
             }
             None => {}
         }
-        // An unknown fragment is the validator's to report, with its position.
         let Some(fragment) = self.fragments.get(name) else {
-            return Ok(Size::default());
+            return Err(AppError::bad_input("query", format!("unknown fragment {name}")));
         };
         self.visited.insert(name, Visit::InProgress);
         self.directives(fragment.node.directives.len())?;
@@ -309,6 +316,23 @@ mod tests {
         assert_eq!(code(&fragment_bomb(30)), Some("QUERY_TOO_COMPLEX"));
         assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
         assert_eq!(code(&fragment_bomb(8)), None, "256 fields are fine");
+    }
+
+    #[test]
+    fn a_fragment_bomb_ending_in_an_unknown_fragment_is_refused() {
+        // Found by fuzzing: 2^30 spreads of a fragment that does not exist select no field.
+        let bomb = fragment_bomb(30).replace("fragment F30 on User", "fragment Other on User");
+        assert_eq!(code(&bomb), Some("BAD_USER_INPUT"));
+        let spreads: String = (0..1001).map(|_| "...on User { __typename } ").collect();
+        assert_eq!(code(&format!("{{ me {{ {spreads} }} }}")), Some("QUERY_TOO_COMPLEX"));
+    }
+
+    #[test]
+    fn many_operations_share_one_bound() {
+        let fragment = format!("fragment Big on User {{ {} }}", "email ".repeat(900));
+        let operations: String = (0..3).map(|i| format!("query Q{i} {{ me {{ ...Big }} }} ")).collect();
+        assert_eq!(code(&format!("{operations} {fragment}")), Some("QUERY_TOO_COMPLEX"));
+        assert_eq!(code(&format!("query Q {{ me {{ ...Big }} }} {fragment}")), None);
     }
 
     #[test]

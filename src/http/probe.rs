@@ -65,6 +65,17 @@ impl Probe {
         Ok(Self { http, headers })
     }
 
+    /// The body to send for a fuzz input: an input starting with a NUL byte is GraphQL
+    /// text (the rest, as UTF-8) in a `{"query": …}` envelope, so the fuzzer reaches the
+    /// GraphQL parser without having to keep the JSON around it valid; any other input is
+    /// the body itself.
+    pub fn body_for(input: &[u8]) -> Vec<u8> {
+        match input.split_first() {
+            Some((0, query)) => serde_json::json!({ "query": String::from_utf8_lossy(query) }).to_string().into_bytes(),
+            _ => input.to_vec(),
+        }
+    }
+
     /// Sends `body` as a POST; `Err` says what was wrong with the answer. Any status but
     /// 500 is fine; the body must be JSON, and no error may be `INTERNAL`.
     pub async fn send(&self, body: &[u8]) -> Result<(), String> {

@@ -86,6 +86,10 @@ async fn a_fragment_bomb_is_refused_before_validation() {
     let took = refused(&app, &user, &query_body(&fragment_bomb(30)), 400, "QUERY_TOO_COMPLEX").await;
     assert!(took < QUICK, "refusing a fragment bomb took {took:?}");
     eprintln!("fragment bomb (2^30 fields) refused in {took:?}");
+    // Found by fuzzing: the same bomb ending in a fragment that does not exist.
+    let unknown_leaf = fragment_bomb(30).replace("fragment F30 on User", "fragment Other on User");
+    let took = refused(&app, &user, &query_body(&unknown_leaf), 400, "BAD_USER_INPUT").await;
+    assert!(took < QUICK, "refusing a fragment bomb with an unknown leaf took {took:?}");
     let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     assert!(
         metrics.lines().any(|l| l.starts_with("baton_graphql_refused_total{") && l.contains("QUERY_TOO_COMPLEX")),
