@@ -16,7 +16,8 @@ struct Harness {
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let dir = tempfile::tempdir().expect("temp dir");
         let probe = runtime.block_on(Probe::start(dir.path())).expect("probe");
         Harness { runtime, probe, _dir: dir }
