@@ -1,17 +1,19 @@
-//! Database faults on PostgreSQL: connections killed under load and a database that stops
-//! taking connections. Requests fail fast with typed errors, no move is half applied, and
-//! the server recovers on its own. (SQLite has no server to fail; these skip there.)
+//! Database faults: a database that hangs, connections killed under load, and a database
+//! that stops taking connections. Requests fail fast with typed errors, no move is half
+//! applied, and the server recovers on its own. (SQLite has no server to fail: all but the
+//! first test need PostgreSQL and skip on SQLite.)
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use baton::{config::LimitsConfig, startup::ServerOptions};
 use entity::Role;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{TestApp, TestUser, test_limits};
 
 const LEADS: usize = 40;
 
@@ -55,6 +57,38 @@ fn qualify(lead: &str) -> Value {
 
 fn accept(lead: &str, owner: &TestUser) -> Value {
     json!({ "leadId": lead, "ownerId": owner.id.to_string(), "idempotencyKey": format!("accept-{lead}") })
+}
+
+#[tokio::test]
+async fn a_hanging_database_fails_requests_fast_with_a_typed_error() {
+    let limits = LimitsConfig { execution_timeout: Duration::from_secs(1), ..test_limits() };
+    let app = TestApp::spawn_serving(ServerOptions { graphiql: true, introspection: true }, limits).await;
+    let marketer = app.user(Role::Marketing).await;
+    let create = "mutation($name: String!) { createAccount(input: { name: $name }) { id } }";
+    // Another client holds the account table: writes to it wait (SQLite for its 5 s busy
+    // timeout, PostgreSQL until the lock is released).
+    let blocker = sea_orm::Database::connect(app.database_url()).await.expect("connect");
+    let held = blocker.begin().await.expect("begin");
+    let lock = if app.on_postgres() {
+        "LOCK TABLE account IN ACCESS EXCLUSIVE MODE"
+    } else {
+        "DELETE FROM account WHERE name = 'no such account'"
+    };
+    held.execute_unprepared(lock).await.expect("lock");
+
+    let started = Instant::now();
+    let (status, body) = app.post(&marketer.token, create, json!({ "name": "Waits" })).await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["reason"], "TIMEOUT", "{body}");
+    assert!(took < Duration::from_secs(3), "the request hung for {took:?}");
+    eprintln!("hanging database: typed error after {took:?}");
+    // Reads still work meanwhile, and writes again once the lock is gone.
+    app.data(&marketer, "{ me { email } }", json!({})).await;
+    held.rollback().await.expect("release");
+    let data = app.data(&marketer, create, json!({ "name": "Goes through" })).await;
+    assert!(data["createAccount"]["id"].is_string(), "{data}");
 }
 
 #[tokio::test]
