@@ -60,6 +60,8 @@ pub struct Authenticator {
     algorithm: Algorithm,
     issuer: Option<String>,
     audience: Option<String>,
+    /// The only `kid` accepted, and the one issued tokens carry.
+    key_id: Option<String>,
 }
 
 const DEV_SECRET_SETTING: &str = "jwt_development_secret";
@@ -120,6 +122,7 @@ impl Authenticator {
             algorithm,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            key_id: config.key_id.clone(),
         })
     }
 
@@ -131,6 +134,7 @@ impl Authenticator {
     /// Like [`Self::verify`], and also tells until when the token is accepted: its `exp`
     /// plus the tolerated clock skew. A WebSocket lives no longer than that.
     pub fn verify_with_expiry(&self, token: &str) -> AppResult<(Uuid, DateTime<Utc>)> {
+        self.check_key_id(token)?;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding_key, &self.validation).map_err(|error| {
             let reason = match error.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
@@ -156,6 +160,18 @@ impl Authenticator {
         Ok((user_id, accepted_until))
     }
 
+    /// Refuses a token that names a key (`kid`) other than this server's: it was signed
+    /// for a key set this server does not have, whatever its signature says.
+    fn check_key_id(&self, token: &str) -> AppResult<()> {
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid);
+        if kid == self.key_id {
+            return Ok(());
+        }
+        let reason = if kid.is_some() { "the token names an unknown key" } else { "the token names no key" };
+        tracing::info!(reason, "token refused");
+        Err(AppError::Unauthenticated(reason))
+    }
+
     /// Signs a token for `user_id`, valid for `ttl`.
     pub fn issue(&self, user_id: Uuid, ttl: Duration) -> Result<String, KeyError> {
         let key = self.encoding_key.as_ref().ok_or(KeyError::NoSigningKey)?;
@@ -168,7 +184,9 @@ impl Authenticator {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)?)
+        let mut header = Header::new(self.algorithm);
+        header.kid = self.key_id.clone();
+        Ok(jsonwebtoken::encode(&header, &claims, key)?)
     }
 
     /// Resolves a token to an active user.

@@ -68,7 +68,7 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
     let state = startup::build_state_with(database, &args.jwt, &args.handoff, production, args.live).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let options = ServerOptions { graphiql: args.graphiql_enabled(), introspection: args.introspection_enabled() };
+    let options = ServerOptions::from_args(&args);
     println!("Baton is serving GraphQL at http://{address}/graphql");
     if options.graphiql {
         println!("GraphiQL: http://{address}/ (add the header Authorization: Bearer <token>)");
@@ -90,7 +90,7 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
         startup::shutdown_signal().await;
         shutdown.cancel();
     };
-    startup::serve(listener, startup::router(state, options), stopping).await?;
+    startup::serve(listener, startup::router_with_limits(state, options, &args.limits), stopping).await?;
     Ok(())
 }
 

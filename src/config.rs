@@ -54,6 +54,9 @@ pub struct DatabaseConfig {
     /// How long a request waits for a pooled connection before failing.
     #[arg(long = "database-acquire-timeout", env = "BATON_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub acquire_timeout: Duration,
+    /// Longest one SQL statement may run on PostgreSQL (its `statement_timeout`); 0 for no limit.
+    #[arg(long = "database-statement-timeout", env = "BATON_DATABASE_STATEMENT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub statement_timeout: Duration,
 }
 
 /// How tokens are verified (and, for `baton token`, signed).
@@ -77,6 +80,9 @@ pub struct JwtConfig {
     /// Clock skew tolerated for `exp` and `nbf`, in seconds.
     #[arg(long = "jwt-leeway", env = "BATON_JWT_LEEWAY", default_value_t = 30)]
     pub leeway_secs: u64,
+    /// The `kid` tokens must name, when the issuer sets one; without it, tokens naming any key are refused.
+    #[arg(long = "jwt-key-id", env = "BATON_JWT_KEY_ID")]
+    pub key_id: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -108,6 +114,8 @@ pub struct ServeArgs {
     pub handoff: HandoffConfig,
     #[command(flatten)]
     pub live: LiveConfig,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
 }
 
 /// Scoring and routing rules of the handoff.
@@ -127,6 +135,81 @@ pub struct HandoffConfig {
 impl Default for HandoffConfig {
     fn default() -> Self {
         Self { mql_threshold: 50, score_points: String::new(), max_open_sals_per_rep: 25 }
+    }
+}
+
+/// What one client may ask of the server: query cost, batches, time and request rate.
+#[derive(Clone, Debug, Args)]
+pub struct LimitsConfig {
+    /// Deepest nesting of selection sets in one operation (GraphiQL's introspection query needs 13).
+    #[arg(long, env = "BATON_MAX_QUERY_DEPTH", default_value_t = 15)]
+    pub max_query_depth: usize,
+    /// Largest complexity of one operation (a connection field costs its children once per
+    /// item of `first`, default 20).
+    #[arg(long, env = "BATON_MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
+    pub max_query_complexity: usize,
+    /// Most fields one operation selects, counting each fragment spread again.
+    #[arg(long, env = "BATON_MAX_QUERY_FIELDS", default_value_t = 2_000)]
+    pub max_query_fields: usize,
+    /// Most aliased fields in one operation.
+    #[arg(long, env = "BATON_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+    /// Most fields at the top level of one operation.
+    #[arg(long, env = "BATON_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
+    /// Most directives on one field.
+    #[arg(long, env = "BATON_MAX_DIRECTIVES_PER_FIELD", default_value_t = 4)]
+    pub max_directives_per_field: usize,
+    /// Most lexical tokens in one document.
+    #[arg(long, env = "BATON_MAX_QUERY_TOKENS", default_value_t = 10_000)]
+    pub max_query_tokens: usize,
+    /// Operations accepted in one batched request; 0 refuses batches.
+    #[arg(long, env = "BATON_MAX_BATCH", default_value_t = 0)]
+    pub max_batch: usize,
+    /// Longest one operation may run before it is abandoned with a typed error.
+    #[arg(long, env = "BATON_EXECUTION_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub execution_timeout: Duration,
+    /// Operations per minute per user (token subject); 0 turns rate limiting off.
+    #[arg(long, env = "BATON_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+    /// Operations a user may send at once above the steady rate.
+    #[arg(long, env = "BATON_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Requests per minute per IP address without a valid token.
+    #[arg(long, env = "BATON_ANONYMOUS_RATE_LIMIT_PER_MINUTE", default_value_t = 60)]
+    pub anonymous_rate_limit_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_query_depth: 15,
+            max_query_complexity: 20_000,
+            max_query_fields: 2_000,
+            max_aliases: 50,
+            max_root_fields: 20,
+            max_directives_per_field: 4,
+            max_query_tokens: 10_000,
+            max_batch: 0,
+            execution_timeout: Duration::from_secs(10),
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 100,
+            anonymous_rate_limit_per_minute: 60,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The bounds checked on every document before it is validated or run.
+    pub fn cost(&self) -> crate::graphql::cost::Limits {
+        crate::graphql::cost::Limits {
+            max_depth: self.max_query_depth,
+            max_fields: self.max_query_fields,
+            max_aliases: self.max_aliases,
+            max_root_fields: self.max_root_fields,
+            max_directives_per_field: self.max_directives_per_field,
+            max_tokens: self.max_query_tokens,
+        }
     }
 }
 
@@ -252,6 +335,15 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn limit_defaults_agree_between_flags_and_code() {
+        let cli = Cli::try_parse_from(["baton", "serve"]).expect("parse");
+        let Command::Serve(args) = cli.command else { panic!("serve") };
+        let defaults = LimitsConfig::default();
+        assert_eq!(format!("{:?}", args.limits), format!("{defaults:?}"));
+        assert_eq!(defaults.cost(), crate::graphql::cost::Limits::default());
     }
 
     #[test]

@@ -27,7 +27,9 @@ impl StatementCounter {
     }
 }
 
-/// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer.
+/// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer. On
+/// PostgreSQL every connection carries a `statement_timeout`, so a stuck statement fails
+/// instead of holding its connection (and, with enough of them, the whole pool).
 pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
     options
@@ -36,6 +38,10 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(config.acquire_timeout)
         .sqlx_logging(false)
+        .map_sqlx_postgres_opts({
+            let statement_timeout = config.statement_timeout.as_millis().to_string();
+            move |options| options.options([("statement_timeout", statement_timeout.as_str())])
+        })
         .map_sqlx_sqlite_opts(|options| {
             options
                 .journal_mode(SqliteJournalMode::Wal)

@@ -18,13 +18,13 @@ use tower_http::{
 
 use crate::{
     auth::Authenticator,
-    config::{DatabaseConfig, HandoffConfig, JwtConfig, LiveConfig},
+    config::{DatabaseConfig, HandoffConfig, JwtConfig, LimitsConfig, LiveConfig, ServeArgs},
     db,
     domain::scoring::ScoringRules,
     events::Events,
     graphql::subscription::render::Renderer,
     graphql::{SchemaOptions, build_schema_with_state},
-    http::{self, HttpState},
+    http::{self, HttpState, rate_limit::RateLimits},
     service::{sla, user},
     state::AppState,
     telemetry,
@@ -32,7 +32,8 @@ use crate::{
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Longest a request may run.
+/// Longest a request may run, whatever it is: a backstop behind the execution time limit,
+/// which answers with a typed GraphQL error first.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Options of the HTTP surface.
@@ -40,6 +41,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ServerOptions {
     pub graphiql: bool,
     pub introspection: bool,
+}
+
+impl ServerOptions {
+    /// The switches `baton serve` was given, with the environment's defaults.
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self { graphiql: args.graphiql_enabled(), introspection: args.introspection_enabled() }
+    }
 }
 
 /// Connects, migrates, and builds the shared state; starts the tailer and the SLA sweep.
@@ -73,14 +81,15 @@ pub async fn build_state_with(
     })
 }
 
-/// The HTTP router.
+/// The HTTP router with the default limits.
 pub fn router(state: AppState, options: ServerOptions) -> Router {
-    let http_state = HttpState {
-        app: state.clone(),
-        schema: build_schema_with_state(SchemaOptions { introspection: options.introspection }, state.clone()),
-        prometheus: telemetry::prometheus(),
-        graphiql: options.graphiql,
-    };
+    router_with_limits(state, options, &LimitsConfig::default())
+}
+
+/// The HTTP router with these limits.
+pub fn router_with_limits(state: AppState, options: ServerOptions, limits: &LimitsConfig) -> Router {
+    let http_state = http_state(state, options, limits);
+    let backstop = REQUEST_TIMEOUT.max(limits.execution_timeout + Duration::from_secs(5));
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/graphql", get(http::ws::get).post(http::graphql::post))
@@ -90,7 +99,7 @@ pub fn router(state: AppState, options: ServerOptions) -> Router {
         .route("/metrics", get(http::health::metrics))
         .with_state(http_state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, backstop))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
@@ -99,13 +108,34 @@ pub fn router(state: AppState, options: ServerOptions) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// What the handlers share: the state, the executable schema and the limits.
+pub fn http_state(state: AppState, options: ServerOptions, limits: &LimitsConfig) -> HttpState {
+    let schema_options = SchemaOptions {
+        introspection: options.introspection,
+        max_depth: limits.max_query_depth,
+        max_complexity: limits.max_query_complexity,
+    };
+    HttpState {
+        app: state.clone(),
+        schema: build_schema_with_state(schema_options, state),
+        prometheus: telemetry::prometheus(),
+        graphiql: options.graphiql,
+        cost: limits.cost(),
+        rate_limits: Arc::new(RateLimits::new(limits)),
+        limits: limits.clone(),
+    }
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish. Handlers see
+/// the peer address (rate limits for requests without a token are per address).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -2,6 +2,7 @@
 //! kept apart from the entities.
 
 pub mod context;
+pub mod cost;
 pub mod cursor;
 pub mod loaders;
 pub mod metrics;

@@ -10,12 +10,17 @@ pub type BatonSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// Switches that differ between development and production.
 #[derive(Clone, Copy, Debug)]
 pub struct SchemaOptions {
+    /// Answer introspection queries and suggest field names in errors.
     pub introspection: bool,
+    /// Deepest nesting of selection sets.
+    pub max_depth: usize,
+    /// Largest complexity (connection fields cost their children once per item of `first`).
+    pub max_complexity: usize,
 }
 
 impl Default for SchemaOptions {
     fn default() -> Self {
-        Self { introspection: true }
+        Self { introspection: true, max_depth: 15, max_complexity: 20_000 }
     }
 }
 
@@ -29,11 +34,12 @@ pub fn build_schema_with_state(options: SchemaOptions, state: AppState) -> Baton
     builder(options).data(state).finish()
 }
 
-/// The schema, with limits that bound the cost of any one query.
+/// The schema, with limits that bound the cost of any one query. They back up the cheaper
+/// check of `graphql::cost`, which runs first and bounds the work these rules do.
 fn builder(options: SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
-        .limit_depth(12)
-        .limit_complexity(5_000)
+        .limit_depth(options.max_depth)
+        .limit_complexity(options.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(8)
         .extension(super::metrics::OperationMetrics);

@@ -2,6 +2,9 @@
 
 pub mod graphql;
 pub mod health;
+pub mod input_errors;
+pub mod probe;
+pub mod rate_limit;
 pub mod ws;
 
 use async_graphql::http::GraphiQLSource;
@@ -9,7 +12,13 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::{graphql::BatonSchema, state::AppState};
+use std::sync::Arc;
+
+use crate::{
+    config::LimitsConfig,
+    graphql::{BatonSchema, cost},
+    state::AppState,
+};
 
 /// What the router's handlers share.
 #[derive(Clone)]
@@ -22,6 +31,12 @@ pub struct HttpState {
     pub prometheus: PrometheusHandle,
     /// Whether GraphiQL is served at `/`.
     pub graphiql: bool,
+    /// Batches, execution time and request rate allowed per client.
+    pub limits: LimitsConfig,
+    /// The bounds every document is checked against before validation (HTTP and WebSocket).
+    pub cost: cost::Limits,
+    /// Requests per minute per user and per anonymous address.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 /// GraphiQL, when enabled.

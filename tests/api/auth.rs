@@ -55,6 +55,7 @@ async fn missing_expired_forged_and_malformed_tokens_are_unauthenticated() {
     let user = app.user(Role::Admin).await;
     let sub = user.id.to_string();
     let other_key = EncodingKey::from_secret(b"some-other-secret-of-good-length!!");
+    let secret = EncodingKey::from_secret(TEST_SECRET.as_bytes());
     let rsa = EncodingKey::from_rsa_pem(&std::fs::read(fixture("rsa_private.pem")).expect("key")).expect("rsa");
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no token", None),
@@ -63,6 +64,14 @@ async fn missing_expired_forged_and_malformed_tokens_are_unauthenticated() {
         ("not yet valid", Some(hs256(&json!({ "sub": sub, "exp": now() + 3600, "nbf": now() + 600 })))),
         ("no exp", Some(hs256(&json!({ "sub": sub })))),
         ("exp as a string", Some(hs256(&json!({ "sub": sub, "exp": (now() + 3600).to_string() })))),
+        ("nbf as a string", Some(hs256(&json!({ "sub": sub, "exp": now() + 3600, "nbf": now().to_string() })))),
+        ("exp as a float string", Some(hs256(&json!({ "sub": sub, "exp": "1e12" })))),
+        ("expired beyond the leeway", Some(hs256(&json!({ "sub": sub, "exp": now() - 60 })))),
+        ("nbf beyond the leeway", Some(hs256(&json!({ "sub": sub, "exp": now() + 3600, "nbf": now() + 60 })))),
+        ("unknown kid", Some(sign(kid_header("some-other-key"), &json!({ "sub": sub, "exp": now() + 3600 }), &secret))),
+        ("sub an integer", Some(hs256(&json!({ "sub": 42, "exp": now() + 3600 })))),
+        ("empty", Some(String::new())),
+        ("two parts", Some("eyJhbGciOiJIUzI1NiJ9.e30".into())),
         ("no sub", Some(hs256(&json!({ "exp": now() + 3600 })))),
         ("sub not a user id", Some(hs256(&json!({ "sub": "admin", "exp": now() + 3600 })))),
         ("unknown user", Some(hs256(&json!({ "sub": uuid::Uuid::now_v7().to_string(), "exp": now() + 3600 })))),
@@ -84,11 +93,95 @@ async fn missing_expired_forged_and_malformed_tokens_are_unauthenticated() {
         ),
         ("flipped payload", Some(flip_payload(&hs256(&json!({ "sub": sub, "exp": now() + 3600 }))))),
     ];
+    let logs = LogCapture::start();
     for (case, token) in &cases {
         assert_unauthenticated(&app, token.as_deref(), case).await;
     }
+    // Each refusal is logged with its reason, and no token (or its signature) ever is.
+    let logged = logs.text();
+    assert!(logged.matches("token refused").count() >= 15, "{logged}");
+    for (case, token) in cases.iter().filter_map(|(case, token)| Some((case, token.as_deref()?))) {
+        for part in token.split('.').filter(|part| part.len() >= 16) {
+            assert!(!logged.contains(part), "{case}: the token was logged:\n{logged}");
+        }
+    }
     // The server still serves valid requests afterwards.
     app.data(&user, ME, json!({})).await;
+}
+
+#[tokio::test]
+async fn the_issuer_and_key_id_are_checked_when_configured() {
+    let mut jwt = jwt_config(Some(TEST_SECRET), None, None);
+    jwt.issuer = Some("https://id.example.com".into());
+    jwt.key_id = Some("baton-2026".into());
+    let app = TestApp::spawn_with(jwt).await;
+    let user = app.user(Role::Viewer).await;
+    let sub = user.id.to_string();
+    let secret = EncodingKey::from_secret(TEST_SECRET.as_bytes());
+    let claims = |iss: Option<&str>| {
+        let mut claims = json!({ "sub": sub, "exp": now() + 3600 });
+        if let Some(iss) = iss {
+            claims["iss"] = json!(iss);
+        }
+        claims
+    };
+    let right = sign(kid_header("baton-2026"), &claims(Some("https://id.example.com")), &secret);
+    let (status, body) = refused(&app, Some(&right)).await;
+    assert_eq!(status, 200, "{body}");
+    // The server's own tokens carry both.
+    app.data(&user, ME, json!({})).await;
+    for (case, token) in [
+        ("wrong issuer", sign(kid_header("baton-2026"), &claims(Some("https://evil.example.com")), &secret)),
+        ("no issuer", sign(kid_header("baton-2026"), &claims(None), &secret)),
+        ("no kid", sign(Header::new(Algorithm::HS256), &claims(Some("https://id.example.com")), &secret)),
+        ("other kid", sign(kid_header("baton-2025"), &claims(Some("https://id.example.com")), &secret)),
+    ] {
+        assert_unauthenticated(&app, Some(&token), case).await;
+    }
+}
+
+fn kid_header(kid: &str) -> Header {
+    Header { kid: Some(kid.to_owned()), ..Header::new(Algorithm::HS256) }
+}
+
+/// Collects what the server logs on this thread (tests run the server on their own
+/// single-threaded runtime, so its tasks log here).
+struct LogCapture {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl LogCapture {
+    fn start() -> Self {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = {
+            let buffer = buffer.clone();
+            move || CaptureWriter(buffer.clone())
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(writer)
+            .with_ansi(false)
+            .finish();
+        Self { buffer, _guard: tracing::subscriber::set_default(subscriber) }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().expect("log buffer")).into_owned()
+    }
+}
+
+struct CaptureWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use baton::{
-    config::{DatabaseConfig, HandoffConfig, JwtConfig, LiveConfig},
+    config::{DatabaseConfig, HandoffConfig, JwtConfig, LimitsConfig, LiveConfig},
     startup::{self, ServerOptions},
     state::AppState,
 };
@@ -65,16 +65,51 @@ impl TestApp {
         Self::spawn_on(database, jwt, HandoffConfig::default(), LiveConfig::default()).await
     }
 
+    /// The URL of this app's database.
+    pub fn database_url(&self) -> String {
+        self._database.url()
+    }
+
     /// Whether this app runs on PostgreSQL.
     pub fn on_postgres(&self) -> bool {
         self.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
     }
 
+    /// Baton with HS256 test tokens, these HTTP switches and these limits.
+    pub async fn spawn_serving(options: ServerOptions, limits: LimitsConfig) -> Self {
+        let jwt = jwt_config(Some(TEST_SECRET), None, None);
+        Self::spawn_full(
+            TestDatabase::create().await,
+            jwt,
+            HandoffConfig::default(),
+            LiveConfig::default(),
+            options,
+            limits,
+        )
+        .await
+    }
+
     async fn spawn_on(database: TestDatabase, jwt: JwtConfig, handoff: HandoffConfig, live: LiveConfig) -> Self {
-        let config =
-            DatabaseConfig { url: database.url(), max_connections: 8, acquire_timeout: Duration::from_secs(5) };
+        let options = ServerOptions { graphiql: true, introspection: true };
+        Self::spawn_full(database, jwt, handoff, live, options, test_limits()).await
+    }
+
+    async fn spawn_full(
+        database: TestDatabase,
+        jwt: JwtConfig,
+        handoff: HandoffConfig,
+        live: LiveConfig,
+        options: ServerOptions,
+        limits: LimitsConfig,
+    ) -> Self {
+        let config = DatabaseConfig {
+            url: database.url(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        };
         let state = startup::build_state_with(&config, &jwt, &handoff, false, live).await.expect("app state");
-        let router = startup::router(state.clone(), ServerOptions { graphiql: true, introspection: true });
+        let router = startup::router_with_limits(state.clone(), options, &limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -425,6 +460,11 @@ pub fn sample_input(name: &str, lead_id: &str) -> Value {
     }
 }
 
+/// The default limits without rate limiting: tests send requests faster than any person.
+pub fn test_limits() -> LimitsConfig {
+    LimitsConfig { rate_limit_per_minute: 0, anonymous_rate_limit_per_minute: 0, ..LimitsConfig::default() }
+}
+
 pub fn jwt_config(secret: Option<&str>, public_key: Option<&str>, audience: Option<&str>) -> JwtConfig {
     JwtConfig {
         secret: secret.map(Into::into),
@@ -433,6 +473,7 @@ pub fn jwt_config(secret: Option<&str>, public_key: Option<&str>, audience: Opti
         issuer: None,
         audience: audience.map(str::to_owned),
         leeway_secs: 5,
+        key_id: None,
     }
 }
 

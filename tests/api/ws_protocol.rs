@@ -143,6 +143,30 @@ async fn a_query_or_mutation_sent_over_the_socket_gets_an_error_and_is_not_run()
     assert!(!emails.iter().any(|email| email.starts_with("sneaky")), "the mutation ran: {emails:?}");
 }
 
+#[tokio::test]
+async fn a_fragment_bomb_subscription_is_refused_as_too_complex_and_the_socket_stays_usable() {
+    let app = TestApp::spawn().await;
+    let manager = app.user(Role::SalesManager).await;
+    let mut bomb = String::from("subscription { leadEvents { lead { owner { ...F0 } } } }\n");
+    for level in 0..30 {
+        bomb.push_str(&format!("fragment F{level} on User {{ ...F{next} ...F{next} }}\n", next = level + 1));
+    }
+    bomb.push_str("fragment F30 on User { email }\n");
+    for protocol in BOTH {
+        let mut client = WsClient::signed_in(&app, protocol, &manager).await;
+        let sent = Instant::now();
+        client.subscribe("bomb", &bomb, json!({})).await;
+        let (id, error) = operation_error(&mut client).await;
+        assert_eq!((id.as_str(), &error["extensions"]["code"]), ("bomb", &json!("QUERY_TOO_COMPLEX")), "{error}");
+        assert!(sent.elapsed() < Duration::from_secs(1), "refusing took {:?}", sent.elapsed());
+        client.subscribe("fine", LEAD_EVENTS, json!({})).await;
+        let lead = app
+            .create_lead(app.observer().await, &format!("after-bomb-{}@example.com", protocol.name()), json!({}))
+            .await;
+        assert!(client.next_data(PATIENCE).await["leadEvents"]["id"].is_string(), "{lead}");
+    }
+}
+
 fn client_start(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Current => "subscribe",

@@ -26,6 +26,7 @@ impl AccountQuery {
     }
 
     /// Accounts sorted by name.
+    #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,7 @@ pub struct EventQuery;
 #[Object]
 impl EventQuery {
     /// The event log, for the leads the viewer may see.
+    #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn lead_events(
         &self,
         ctx: &Context<'_>,

@@ -21,6 +21,7 @@ impl LeadQuery {
     }
 
     /// The leads the viewer may see, filtered and sorted. Reps see the MQL queue and their own leads.
+    #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn leads(
         &self,
         ctx: &Context<'_>,

@@ -64,6 +64,7 @@ impl Account {
     }
 
     /// The account's leads that the viewer may see.
+    #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn leads(
         &self,
         ctx: &Context<'_>,

@@ -151,6 +151,7 @@ impl Lead {
     }
 
     /// The lead's history: every change, with actor, time, stages and reason.
+    #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -169,6 +170,7 @@ impl Lead {
     }
 
     /// Touchpoints, newest first.
+    #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn touchpoints(
         &self,
         ctx: &Context<'_>,

@@ -24,7 +24,7 @@ use crate::{
     error::AppError,
     events::Follower,
     graphql::{
-        BatonSchema,
+        BatonSchema, cost,
         subscription::{
             feed::{self, Feed, server_error},
             render::{LiveQuery, Renderer},
@@ -207,6 +207,12 @@ impl Connection {
         };
         if self.subscriptions.contains_key(&id) {
             return Replies::close(close::DUPLICATE_ID, &format!("Subscriber for {id} already exists"));
+        }
+        // Bounded before anything parses the document further: a small document can
+        // expand without bound (see `graphql::cost`).
+        let query = payload.get("query").and_then(Value::as_str).unwrap_or_default();
+        if let Err(error) = cost::check(query, &self.http.cost) {
+            return self.refuse(&id, error);
         }
         if is_query_or_mutation(&payload) {
             let refusal = "only subscriptions run over WebSocket; send queries and mutations over HTTP";

@@ -27,11 +27,11 @@
 mod connection;
 pub mod protocol;
 
-use std::str::FromStr;
+use std::{net::SocketAddr, str::FromStr};
 
 use axum::{
     body::Body,
-    extract::{FromRequestParts, State, WebSocketUpgrade},
+    extract::{ConnectInfo, FromRequestParts, State, WebSocketUpgrade},
     http::{HeaderMap, Request, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -53,7 +53,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub async fn get(State(http): State<HttpState>, request: Request<Body>) -> Response {
     let (mut parts, _body) = request.into_parts();
     if !wants_websocket(&parts.headers) {
-        return graphql::get(State(http), parts.headers, parts.uri).await;
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        return graphql::get_from(&http, peer, &parts.headers, &parts.uri).await;
     }
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &http).await {
         Ok(upgrade) => upgrade,
