@@ -10,6 +10,8 @@ mod handoff;
 mod helpers;
 mod http;
 mod idempotency;
+mod kpi;
+mod kpi_model;
 mod leads;
 mod n_plus_one;
 mod routing;
