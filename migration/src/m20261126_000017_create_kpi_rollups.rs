@@ -114,13 +114,15 @@ impl MigrationTrait for Migration {
                     .col(integer(KpiDuration::Bucket))
                     .col(big_integer(KpiDuration::N))
                     .primary_key(
+                        // Metric before day: a read asks for one or two metrics over a
+                        // range of days, and scans only their rows.
                         Index::create()
                             .col(KpiDuration::Grain)
+                            .col(KpiDuration::Metric)
                             .col(KpiDuration::Day)
                             .col(KpiDuration::Channel)
                             .col(KpiDuration::CampaignId)
                             .col(KpiDuration::OwnerId)
-                            .col(KpiDuration::Metric)
                             .col(KpiDuration::Stage)
                             .col(KpiDuration::Bucket),
                     )

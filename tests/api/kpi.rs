@@ -351,3 +351,49 @@ async fn concurrent_moves_on_the_same_rollup_rows_lose_no_increment() {
     assert_eq!(kpis["mql_to_sal_rate"]["value"], json!(1.0));
     assert_rebuild_matches(&app).await;
 }
+
+#[tokio::test]
+async fn imports_and_sla_breaches_count_once_each() {
+    let app = TestApp::spawn().await;
+    let marketer = app.user(Role::Marketing).await;
+    let rep = app.user(Role::SalesRep).await;
+    let now = baton::domain::time::now();
+    for n in 0..3 {
+        let id = app
+            .lead_in_stage(&format!("late-{n}-{}@example.com", Uuid::now_v7().simple()), entity::Stage::Sal, Some(&rep))
+            .await;
+        age(&app, &id, now - Duration::hours(2)).await;
+    }
+    // Two sweeps at once append each breach once; the KPIs count what was appended.
+    let (a, b) =
+        tokio::join!(baton::service::sla::sweep(&app.state.db, now), baton::service::sla::sweep(&app.state.db, now));
+    assert_eq!(a.expect("sweep") + b.expect("sweep"), 3);
+    let rows: Vec<Value> =
+        (0..4).map(|i| json!({ "email": format!("imported-{i}@example.com"), "channel": "EMAIL" })).collect();
+    let import = "mutation($input: ImportLeadsInput!) { importLeads(input: $input) { createdCount } }";
+    assert_eq!(
+        app.data(&marketer, import, json!({ "input": { "leads": rows } })).await["importLeads"]["createdCount"],
+        4
+    );
+
+    let kpis = kpis(&app, &marketer, json!({})).await;
+    assert_eq!(kpis["sla_breaches"]["value"], json!(3.0));
+    let (_, stages) = funnel(&app, &marketer, json!({ "filter": { "channels": ["EMAIL"] } })).await;
+    assert_eq!((stages["LEAD"]["entered"].clone(), stages["LEAD"]["current"].clone()), (json!(4), json!(4)));
+    let weekly = app
+        .data(
+            &marketer,
+            FUNNEL,
+            json!({ "period": period(now - Duration::days(20), now + Duration::hours(1)), "groupBy": ["WEEK"] }),
+        )
+        .await;
+    let groups = weekly["funnel"]["groups"].as_array().cloned().unwrap_or_default();
+    assert!((3..=5).contains(&groups.len()), "{groups:?}");
+    for group in &groups {
+        let start = crate::helpers::time(&group["group"]["periodStart"]);
+        assert_eq!(start.weekday(), chrono::Weekday::Mon, "{group}");
+    }
+    let entered: i64 = groups.iter().map(|g| g["stages"][0]["entered"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(entered, 7);
+    assert_rebuild_matches(&app).await;
+}

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, Result};
 
 use crate::{
-    domain::time,
+    domain::{kpi_facts::DurationMetric, time},
     graphql::{
         context::ContextExt,
         types::{
@@ -35,7 +35,17 @@ impl KpiQuery {
         >,
         #[graphql(desc = "Dimensions to split the answer by, into `groups`.")] group_by: Option<Vec<KpiGroupBy>>,
     ) -> Result<Funnel> {
-        let report = report(ctx, period, filter, view, group_by).await?;
+        // Time in stage is read only when asked for: its histograms are most of the rows.
+        let look = ctx.look_ahead();
+        let wants_time = |stages: async_graphql::Lookahead<'_>| {
+            stages.field("timeInStageMinutesMedian").exists() || stages.field("timeInStageMinutesP90").exists()
+        };
+        let durations = if wants_time(look.field("stages")) || wants_time(look.field("groups").field("stages")) {
+            vec![DurationMetric::TimeInStage]
+        } else {
+            Vec::new()
+        };
+        let report = report(ctx, period, filter, view, group_by, durations).await?;
         Ok(Funnel(Arc::new(report)))
     }
 
@@ -52,7 +62,8 @@ impl KpiQuery {
         #[graphql(desc = "Dimensions to split each KPI by, into its `series`.")] group_by: Option<Vec<KpiGroupBy>>,
     ) -> Result<Vec<Kpi>> {
         let state = ctx.state()?;
-        let report = report(ctx, period, filter, view, group_by).await?;
+        let durations = vec![DurationMetric::MqlAcceptance, DurationMetric::SpeedToLead];
+        let report = report(ctx, period, filter, view, group_by, durations).await?;
         let view = report.request.view;
         let mut kpis = Vec::new();
         for definition in definitions::list(&state.db).await? {
@@ -78,15 +89,17 @@ async fn report(
     filter: Option<FunnelFilter>,
     view: Option<KpiView>,
     group_by: Option<Vec<KpiGroupBy>>,
+    durations: Vec<DurationMetric>,
 ) -> Result<Report> {
     let state: &AppState = ctx.state()?;
     ctx.viewer()?;
-    let request = KpiRequest::new(
+    let mut request = KpiRequest::new(
         period.map(|p| (p.from, p.to)),
         time::now(),
         view.unwrap_or_default().into(),
         filter.unwrap_or_default().to_service()?,
         group_by.unwrap_or_default().into_iter().map(Into::into).collect(),
     )?;
+    request.durations = durations;
     Ok(read::report(&state.db, request).await?)
 }

@@ -167,8 +167,10 @@ pub(super) async fn read_durations(
     to: NaiveDate,
 ) -> AppResult<()> {
     use kpi_duration::Column as C;
+    let metrics = collector.request.durations.iter().map(|m| m.key());
     let condition =
-        rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to);
+        rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to)
+            .add(C::Metric.is_in(metrics));
     let owner = owner_column(collector, C::OwnerId);
     let rows: Vec<(NaiveDate, String, Uuid, String, String, i32, i64)> = kpi_duration::Entity::find()
         .select_only()
@@ -225,7 +227,7 @@ pub(super) async fn read_events(
             };
             collector.add_flow(key.clone(), sig, 1, flow.amount);
         }
-        for duration in &facts.durations {
+        for duration in facts.durations.iter().filter(|d| collector.request.durations.contains(&d.metric)) {
             collector.add_duration(key.clone(), duration.metric, duration.stage, bucket(duration.micros), 1);
         }
     }

@@ -14,7 +14,10 @@ use super::{
     rollup::{DAY, DETAIL, MONTH, first_of_month},
 };
 use crate::{
-    domain::kpi_tally::{Context, Tally, View},
+    domain::{
+        kpi_facts::DurationMetric,
+        kpi_tally::{Context, Tally, View},
+    },
     error::{AppError, AppResult},
 };
 
@@ -49,6 +52,8 @@ pub struct KpiRequest {
     pub view: View,
     pub filter: KpiFilter,
     pub group_by: Vec<GroupBy>,
+    /// The duration histograms the answer needs (they are the bulk of the rows read).
+    pub durations: Vec<DurationMetric>,
 }
 
 impl KpiRequest {
@@ -79,7 +84,7 @@ impl KpiRequest {
                 return Err(AppError::bad_input("groupBy", "the cohort view cannot be grouped by owner"));
             }
         }
-        Ok(Self { from, to, view, filter, group_by })
+        Ok(Self { from, to, view, filter, group_by, durations: DurationMetric::ALL.to_vec() })
     }
 
     pub(super) fn by(&self, dimension: GroupBy) -> bool {
@@ -205,7 +210,9 @@ pub async fn report(db: &DatabaseConnection, request: KpiRequest) -> AppResult<R
             if let Some(days) = segments.days {
                 for (grain, from, to) in grain_ranges(&collector, days) {
                     read_flows(db, &mut collector, grain, from, to).await?;
-                    read_durations(db, &mut collector, grain, from, to).await?;
+                    if !request.durations.is_empty() {
+                        read_durations(db, &mut collector, grain, from, to).await?;
+                    }
                 }
             }
             for (from, to) in &segments.partial {
