@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::Authenticator,
-    config::{Cli, Command, Environment, ServeArgs, UserCommand},
+    config::{Cli, Command, Environment, KpiCommand, ServeArgs, UserCommand},
     db, domain, graphql, seed, service,
     startup::{self, ServerOptions},
 };
@@ -49,13 +49,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let options = seed::SeedOptions { leads: args.leads, rng_seed: args.rng_seed, now: domain::time::now() };
             let report = seed::seed(&db, &options).await?;
             println!(
-                "seeded {} leads, {} events, {} touchpoints, {} accounts, {} campaigns, {} users in {:.1} s",
+                "seeded {} leads, {} events, {} touchpoints, {} accounts, {} campaigns, {} users in {:.1} s \
+                 (KPI rollups {:.1} s)",
                 report.leads,
                 report.events,
                 report.touchpoints,
                 report.accounts,
                 report.campaigns,
                 report.users,
+                report.elapsed.as_secs_f64(),
+                report.rollups.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Kpi(KpiCommand::Rebuild) => {
+            let (db, _) = db::connect_migrated(&cli.database).await?;
+            let report = service::kpi::rebuild::rebuild(&db).await?;
+            println!(
+                "rebuilt the KPI rollups from {} events and {} leads in {:.1} s",
+                report.events,
+                report.leads,
                 report.elapsed.as_secs_f64()
             );
             Ok(())

@@ -31,6 +31,15 @@ pub enum Command {
     Token(TokenArgs),
     /// Fill the database with synthetic users, accounts, campaigns and leads with histories.
     Seed(SeedArgs),
+    /// Maintain the KPI rollups.
+    #[command(subcommand)]
+    Kpi(KpiCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KpiCommand {
+    /// Recompute every KPI rollup from the event log, in one transaction.
+    Rebuild,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -19,6 +19,8 @@ mod m20261126_000013_seed_kpi_definition;
 mod m20261126_000014_create_idempotency_key;
 mod m20261126_000015_add_lead_event_txid;
 mod m20261126_000016_add_lead_event_sla_breach_index;
+mod m20261126_000017_create_kpi_rollups;
+mod m20261126_000018_seed_more_kpi_definitions;
 
 pub struct Migrator;
 
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000014_create_idempotency_key::Migration),
             Box::new(m20261126_000015_add_lead_event_txid::Migration),
             Box::new(m20261126_000016_add_lead_event_sla_breach_index::Migration),
+            Box::new(m20261126_000017_create_kpi_rollups::Migration),
+            Box::new(m20261126_000018_seed_more_kpi_definitions::Migration),
         ]
     }
 }

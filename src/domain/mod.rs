@@ -3,6 +3,9 @@
 pub mod access;
 pub mod email;
 pub mod funnel;
+pub mod kpi;
+pub mod kpi_facts;
+pub mod kpi_tally;
 pub mod money;
 pub mod routing;
 pub mod scoring;

@@ -180,6 +180,8 @@ pub async fn load_demo(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
     inserts.insert(&txn, &batch.touchpoints).await?;
     inserts.insert(&txn, &batch.events).await?;
     txn.commit().await?;
+    // The rows went in directly, not through the append path: recompute the KPI rollups.
+    crate::service::kpi::rebuild::rebuild(db).await?;
     tracing::info!(leads = batch.leads.len(), events = batch.events.len(), "demo loaded");
     Ok(users)
 }

@@ -55,6 +55,9 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     // The indexes come back whether or not the load succeeded.
     deferred.restore(db).await?;
     let mut report = loaded?;
+    // The bulk load bypasses the append path, so the KPI rollups are computed once at the
+    // end, from the log, as `baton kpi rebuild` would.
+    report.rollups = crate::service::kpi::rebuild::rebuild(db).await?.elapsed;
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -15,6 +15,7 @@ use sea_orm::{ActiveEnum, DbErr};
 use uuid::Uuid;
 
 use super::names;
+use crate::domain::kpi_facts::FirstContact;
 
 pub(super) const SECOND: i64 = 1_000_000;
 pub(super) const MINUTE: i64 = 60 * SECOND;
@@ -557,6 +558,10 @@ impl Batch {
     }
 }
 
+/// The SAL stage's SLA as the migrations seed it: synthetic first contacts are judged
+/// against it.
+const SAL_SLA_MINUTES: i32 = 60;
+
 /// The lead row as the mutations would leave it after each step.
 struct State<'a> {
     stage: Stage,
@@ -649,15 +654,29 @@ impl Plan<'_> {
                         created_at: at(when),
                     });
                     s.score += points(kind);
-                    if kind.is_sales_contact() && s.stage == Stage::Sal && s.first_contact.is_none() {
-                        s.first_contact = Some(when);
-                    }
-                    let mut e = event(uuid_v7(when, ids), LeadEventKind::Touchpoint, when, *actor, s.owner);
-                    e.detail = Some(serde_json::json!({
+                    let first_contact = kind.is_sales_contact() && s.stage == Stage::Sal && s.first_contact.is_none();
+                    let mut detail = serde_json::json!({
                         "touchpointId": touchpoint_id,
                         "kind": kind.to_value(),
                         "points": points(kind),
-                    }));
+                        "firstContact": first_contact,
+                    });
+                    if first_contact {
+                        s.first_contact = Some(when);
+                        // As `recordTouchpoint` keeps it, for speed-to-lead and SLA compliance.
+                        let contact = FirstContact {
+                            contact_at: at(when),
+                            sal_entered_at: at(s.entered),
+                            sla_minutes: Some(SAL_SLA_MINUTES),
+                        };
+                        if let (Some(detail), Ok(serde_json::Value::Object(extra))) =
+                            (detail.as_object_mut(), serde_json::to_value(contact))
+                        {
+                            detail.extend(extra);
+                        }
+                    }
+                    let mut e = event(uuid_v7(when, ids), LeadEventKind::Touchpoint, when, *actor, s.owner);
+                    e.detail = Some(detail);
                     out.events.push(e);
                 }
                 Action::Move(m) => {

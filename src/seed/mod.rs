@@ -60,4 +60,6 @@ pub struct SeedReport {
     /// `lead_event` rows, creations included.
     pub events: u64,
     pub elapsed: Duration,
+    /// Of `elapsed`, the time spent computing the KPI rollups.
+    pub rollups: Duration,
 }

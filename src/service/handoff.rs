@@ -11,7 +11,11 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{event, idempotency::IdempotencyKey};
+use super::{
+    event,
+    idempotency::IdempotencyKey,
+    kpi::{self, LeadChange, OnDuplicate},
+};
 use crate::{
     db,
     domain::{
@@ -203,7 +207,7 @@ async fn apply_move(
         remember_routed_rep(&txn, owner, detail.is_some()).await?;
     }
     let event = event::stage_changed(&before, &after, Some(viewer.id), amount.as_ref(), detail);
-    commit_change(state, txn, &after, vec![event], key).await?;
+    commit_change(state, txn, &before, &after, vec![event], key).await?;
     Ok(after)
 }
 
@@ -311,16 +315,17 @@ pub(super) async fn compare_and_set(
     Err(AppError::Conflict("the lead changed while this request ran; reload it and try again".into()))
 }
 
-/// Ends a change of a lead: appends its events, stores the response under the idempotency
+/// Ends a change of a lead: appends its events (and their KPI rollups), stores the response under the idempotency
 /// key, commits, and wakes the log tailer.
 pub(super) async fn commit_change(
     state: &AppState,
     txn: DatabaseTransaction,
+    before: &lead::Model,
     after: &lead::Model,
     events: Vec<lead_event::ActiveModel>,
     key: Option<&IdempotencyKey>,
 ) -> AppResult<()> {
-    lead_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+    kpi::append(&txn, &[LeadChange { before: Some(before), after, events }], OnDuplicate::Fail).await?;
     if let Some(key) = key {
         key.store(&txn, after).await?;
     }
@@ -483,7 +488,7 @@ pub async fn assign(
         compare_and_set(&txn, &before, &after).await?;
         let detail = serde_json::json!({ "previousOwnerId": before.owner_id });
         let event = event::changed(&after, LeadEventKind::Assigned, Some(viewer.id), Some(detail), now);
-        commit_change(state, txn, &after, vec![event], key.as_ref()).await?;
+        commit_change(state, txn, &before, &after, vec![event], key.as_ref()).await?;
         Ok(after)
     };
     idempotent(&state.db, key.as_ref(), attempt).await

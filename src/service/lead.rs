@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::{Channel, Stage, account, campaign, lead, lead_event};
+use entity::{Channel, Stage, account, campaign, lead};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect, Value,
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{
     event,
+    kpi::{self, LeadChange, OnDuplicate},
     page::{Page, PageRequest, like_pattern},
 };
 use crate::{
@@ -303,7 +304,8 @@ pub async fn create(
         .exec_without_returning(&txn)
         .await
         .map_err(AppError::from_db("a lead with this email"))?;
-    lead_event::Entity::insert(event::created(&lead, Some(viewer.id))).exec_without_returning(&txn).await?;
+    let created = LeadChange { before: None, after: &lead, events: vec![event::created(&lead, Some(viewer.id))] };
+    kpi::append(&txn, &[created], OnDuplicate::Fail).await?;
     txn.commit().await?;
     events.committed();
     Ok(lead)
@@ -394,9 +396,11 @@ async fn import_chunk(
             .exec_without_returning(&txn)
             .await
             .map_err(AppError::from_db("a lead with this email"))?;
-        lead_event::Entity::insert_many(leads.iter().map(|lead| event::created(lead, Some(viewer.id))))
-            .exec_without_returning(&txn)
-            .await?;
+        let created: Vec<LeadChange<'_>> = leads
+            .iter()
+            .map(|lead| LeadChange { before: None, after: lead, events: vec![event::created(lead, Some(viewer.id))] })
+            .collect();
+        kpi::append(&txn, &created, OnDuplicate::Fail).await?;
     }
     txn.commit().await?;
     events.committed();

@@ -5,6 +5,7 @@ pub mod account;
 pub mod event;
 pub mod handoff;
 pub mod idempotency;
+pub mod kpi;
 pub mod lead;
 pub mod page;
 pub mod sla;

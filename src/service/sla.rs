@@ -14,11 +14,19 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{LeadEventKind, Stage, lead, lead_event, stage};
 use sea_orm::{
     ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, OnConflict, Query},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
-use crate::{db, domain::time, events::Events, service::event};
+use crate::{
+    db,
+    domain::time,
+    events::Events,
+    service::{
+        event,
+        kpi::{self, LeadChange, OnDuplicate},
+    },
+};
 
 /// Overdue SALs handled per transaction; a larger backlog takes several sweeps.
 const BATCH: u64 = 500;
@@ -55,12 +63,13 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, D
     if overdue.is_empty() {
         return Ok(0);
     }
-    let events = overdue.iter().map(|lead| breached(lead, minutes, now));
-    // Another instance that swept the same leads first leaves nothing to insert.
-    let appended = lead_event::Entity::insert_many(events)
-        .on_conflict(OnConflict::new().do_nothing().to_owned())
-        .exec_without_returning(&txn)
-        .await?;
+    // Another instance that swept the same leads first leaves nothing to insert, and nothing
+    // to count.
+    let changes: Vec<LeadChange<'_>> = overdue
+        .iter()
+        .map(|lead| LeadChange { before: Some(lead), after: lead, events: vec![breached(lead, minutes, now)] })
+        .collect();
+    let appended = kpi::append(&txn, &changes, OnDuplicate::Skip).await?;
     txn.commit().await?;
     if appended > 0 {
         tracing::info!(appended, "SAL SLA breaches recorded");

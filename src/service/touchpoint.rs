@@ -1,7 +1,7 @@
 //! Touchpoints: recording them (scoring, automatic qualification, first contact) and reading them.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{Channel, LeadEventKind, Stage, TouchpointKind, campaign, lead, touchpoint};
+use entity::{Channel, LeadEventKind, Stage, TouchpointKind, campaign, lead, stage, touchpoint};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     db,
-    domain::{access::Viewer, time},
+    domain::{access::Viewer, kpi_facts::FirstContact, time},
     error::{AppError, AppResult},
     state::AppState,
 };
@@ -90,16 +90,25 @@ pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) 
         && before.owner_id == Some(viewer.id)
         && before.first_contact_at.is_none()
         && occurred_at >= before.stage_entered_at;
-    if first_contact {
-        after.first_contact_at = Some(occurred_at);
-    }
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "touchpointId": touchpoint.id,
         "kind": draft.kind,
         "points": points,
         "score": after.score,
         "firstContact": first_contact,
     });
+    if first_contact {
+        after.first_contact_at = Some(occurred_at);
+        // What speed-to-lead and SLA compliance need, kept with the event so the KPIs can
+        // be recomputed from the log alone.
+        let sla_minutes = stage::Entity::find_by_id(Stage::Sal).one(&txn).await?.and_then(|s| s.sla_minutes);
+        let contact = FirstContact { contact_at: occurred_at, sal_entered_at: before.stage_entered_at, sla_minutes };
+        if let (Some(detail), Ok(serde_json::Value::Object(extra))) =
+            (detail.as_object_mut(), serde_json::to_value(contact))
+        {
+            detail.extend(extra);
+        }
+    }
     let mut events = vec![event::changed(&after, LeadEventKind::Touchpoint, Some(viewer.id), Some(detail), now)];
     let qualifies = before.stage == Stage::Lead && state.scoring.crosses_threshold(before.score, after.score);
     let before_move = after.clone();
@@ -113,6 +122,6 @@ pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) 
     }
     compare_and_set(&txn, &before, &after).await?;
     touchpoint::Entity::insert(touchpoint::ActiveModel::from(touchpoint)).exec_without_returning(&txn).await?;
-    commit_change(state, txn, &after, events, None).await?;
+    commit_change(state, txn, &before, &after, events, None).await?;
     Ok(after)
 }

@@ -15,6 +15,8 @@ mod hardening_inputs;
 mod helpers;
 mod http;
 mod idempotency;
+mod kpi;
+mod kpi_model;
 mod leads;
 mod n_plus_one;
 mod routing;

@@ -2,6 +2,7 @@
 
 mod account;
 mod handoff;
+mod kpi;
 mod lead;
 
 use async_graphql::MergedObject;
@@ -9,4 +10,4 @@ use async_graphql::MergedObject;
 /// The root of all writes.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(account::AccountMutation, lead::LeadMutation, handoff::HandoffMutation);
+pub struct MutationRoot(account::AccountMutation, lead::LeadMutation, handoff::HandoffMutation, kpi::KpiMutation);

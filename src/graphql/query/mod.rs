@@ -2,6 +2,7 @@
 
 mod account;
 mod event;
+mod kpi;
 mod lead;
 mod stage;
 mod viewer;
@@ -11,4 +12,11 @@ use async_graphql::MergedObject;
 /// The root of all reads.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(viewer::ViewerQuery, lead::LeadQuery, account::AccountQuery, stage::StageQuery, event::EventQuery);
+pub struct QueryRoot(
+    viewer::ViewerQuery,
+    lead::LeadQuery,
+    account::AccountQuery,
+    stage::StageQuery,
+    event::EventQuery,
+    kpi::KpiQuery,
+);

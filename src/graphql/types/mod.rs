@@ -4,6 +4,8 @@ pub mod account;
 pub mod connection;
 pub mod enums;
 pub mod event;
+pub mod kpi;
+pub mod kpi_funnel;
 pub mod lead;
 pub mod money;
 pub mod stage;

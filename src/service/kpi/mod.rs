@@ -1,0 +1,162 @@
+//! KPIs: the one append path that keeps the rollups in step with the event log, reading
+//! KPIs and the funnel from the rollups, rebuilding them, and editing targets.
+
+mod collect;
+pub mod definitions;
+pub mod read;
+pub mod rebuild;
+pub mod rollup;
+mod source;
+
+use std::collections::{HashMap, HashSet};
+
+use entity::{LeadEventKind, Stage, lead, lead_event};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TryIntoModel,
+    sea_query::OnConflict,
+};
+use uuid::Uuid;
+
+use self::rollup::Deltas;
+use crate::domain::kpi_facts::{KpiEvent, facts};
+
+/// A change to one lead: the lead before (none when it is new) and after, and the events
+/// that record it, in order.
+pub struct LeadChange<'a> {
+    pub before: Option<&'a lead::Model>,
+    pub after: &'a lead::Model,
+    pub events: Vec<lead_event::ActiveModel>,
+}
+
+/// What to do with an event that conflicts with one already in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnDuplicate {
+    /// Fail the transaction (every ordinary change).
+    Fail,
+    /// Leave it out, and out of the KPIs (an SLA breach another instance recorded first).
+    Skip,
+}
+
+/// Appends the changes' events to `lead_event` and adds what they change to the KPI
+/// rollups, in the caller's transaction. Every path that appends events goes through here,
+/// so the rollups always agree with the log. Returns how many events were appended.
+pub async fn append(
+    db: &impl ConnectionTrait,
+    changes: &[LeadChange<'_>],
+    on_duplicate: OnDuplicate,
+) -> Result<u64, DbErr> {
+    let events: Vec<lead_event::ActiveModel> = changes.iter().flat_map(|c| c.events.iter().cloned()).collect();
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = events.iter().filter_map(|e| e.id.try_as_ref().copied()).collect();
+    let inserted: HashSet<Uuid> = match on_duplicate {
+        OnDuplicate::Fail => {
+            lead_event::Entity::insert_many(events).exec_without_returning(db).await?;
+            ids.iter().copied().collect()
+        }
+        OnDuplicate::Skip => {
+            lead_event::Entity::insert_many(events)
+                .on_conflict(OnConflict::new().do_nothing().to_owned())
+                .exec_without_returning(db)
+                .await?;
+            lead_event::Entity::find()
+                .select_only()
+                .column(lead_event::Column::Id)
+                .filter(lead_event::Column::Id.is_in(ids.iter().copied()))
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect()
+        }
+    };
+    let mut reached = reached_before(db, changes, &ids).await?;
+    let mut deltas = Deltas::default();
+    for change in changes {
+        let mut owner = change.before.and_then(|lead| lead.owner_id);
+        let lead_reached = reached.entry(change.after.id).or_default();
+        for event in &change.events {
+            if !event.id.try_as_ref().is_some_and(|id| inserted.contains(id)) {
+                continue;
+            }
+            let event = kpi_event(event)?;
+            deltas.add_facts(&facts(&event, owner));
+            owner = event.owner_id;
+            match (event.kind, event.to_stage) {
+                (LeadEventKind::Created, _) => deltas.add_reached(change.after, Stage::Lead),
+                (LeadEventKind::StageChanged, Some(to)) if to != Stage::Lead && lead_reached.insert(to) => {
+                    deltas.add_reached(change.after, to);
+                }
+                _ => {}
+            }
+        }
+        if let Some(before) = change.before {
+            deltas.add_lead(before, -1);
+        }
+        deltas.add_lead(change.after, 1);
+    }
+    deltas.write(db).await?;
+    Ok(inserted.len() as u64)
+}
+
+/// The stages each changed lead had already entered by a move before these events.
+async fn reached_before(
+    db: &impl ConnectionTrait,
+    changes: &[LeadChange<'_>],
+    new_ids: &[Uuid],
+) -> Result<HashMap<Uuid, HashSet<Stage>>, DbErr> {
+    let moving: Vec<Uuid> = changes
+        .iter()
+        .filter(|c| {
+            c.before.is_some() && c.events.iter().any(|e| e.kind.try_as_ref() == Some(&LeadEventKind::StageChanged))
+        })
+        .map(|c| c.after.id)
+        .collect();
+    let mut reached: HashMap<Uuid, HashSet<Stage>> = HashMap::new();
+    if moving.is_empty() {
+        return Ok(reached);
+    }
+    let rows: Vec<(Uuid, Option<Stage>)> = lead_event::Entity::find()
+        .select_only()
+        .column(lead_event::Column::LeadId)
+        .column(lead_event::Column::ToStage)
+        .distinct()
+        .filter(lead_event::Column::LeadId.is_in(moving))
+        .filter(lead_event::Column::Kind.eq(LeadEventKind::StageChanged))
+        .filter(lead_event::Column::Id.is_not_in(new_ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (lead_id, stage) in rows {
+        reached.entry(lead_id).or_default().extend(stage);
+    }
+    Ok(reached)
+}
+
+/// The KPI view of an event about to be appended.
+fn kpi_event(event: &lead_event::ActiveModel) -> Result<KpiEvent, DbErr> {
+    let mut event = event.clone();
+    event.position = Set(0);
+    Ok(KpiEvent::from(event.try_into_model()?))
+}
+
+impl From<lead_event::Model> for KpiEvent {
+    fn from(e: lead_event::Model) -> Self {
+        Self {
+            lead_id: e.lead_id,
+            kind: e.kind,
+            from_stage: e.from_stage,
+            to_stage: e.to_stage,
+            from_stage_entered_at: e.from_stage_entered_at,
+            owner_id: e.owner_id,
+            channel: e.channel,
+            campaign_id: e.campaign_id,
+            reason_code: e.reason_code,
+            amount: e.amount,
+            currency_code: e.currency_code,
+            detail: e.detail,
+            occurred_at: e.occurred_at,
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! KPIs and the funnel over HTTP: hand-made histories with known answers, in both views,
+//! through the rollups (whole days and months) and the log (partial days); targets and
+//! their status; input checks; and concurrent moves on the same rollup rows.
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use entity::{Role, lead};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    helpers::{TestApp, TestUser, sample_input},
+    kpi_model::assert_rebuild_matches,
+};
+
+pub const KPIS: &str = "query($period: PeriodInput, $filter: FunnelFilter, $view: KpiView, $groupBy: [KpiGroupBy!]) {
+    kpis(period: $period, filter: $filter, view: $view, groupBy: $groupBy) {
+        key unit direction value target tolerance status owners view
+        money { amount currencyCode } amounts { amount currencyCode }
+        series { group { channel ownerId periodStart } value status }
+    } }";
+
+pub const FUNNEL: &str = "query($period: PeriodInput, $filter: FunnelFilter, $view: KpiView, $groupBy: [KpiGroupBy!]) {
+    funnel(period: $period, filter: $filter, view: $view, groupBy: $groupBy) {
+        view period { from to }
+        stages { stage current entered exited conversionToNext dropOff timeInStageMinutesMedian timeInStageMinutesP90 }
+        rejectionsByReason { reasonCode count rate }
+        groups { group { channel ownerId periodStart } stages { stage current entered conversionToNext } }
+    } }";
+
+/// The KPIs by key.
+pub async fn kpis(app: &TestApp, user: &TestUser, variables: Value) -> HashMap<String, Value> {
+    let data = app.data(user, KPIS, variables).await;
+    data["kpis"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| (k["key"].as_str().unwrap_or("").to_owned(), k.clone()))
+        .collect()
+}
+
+/// The funnel's stages by key.
+pub async fn funnel(app: &TestApp, user: &TestUser, variables: Value) -> (Value, HashMap<String, Value>) {
+    let data = app.data(user, FUNNEL, variables).await;
+    let stages = data["funnel"]["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| (s["stage"].as_str().unwrap_or("").to_owned(), s.clone()))
+        .collect();
+    (data["funnel"].clone(), stages)
+}
+
+pub fn period(from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
+    json!({ "from": from.to_rfc3339(), "to": to.to_rfc3339() })
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// Sets when a lead entered its current stage, as if it had waited there.
+pub async fn age(app: &TestApp, lead_id: &str, entered: DateTime<Utc>) {
+    lead::Entity::update_many()
+        .col_expr(lead::Column::StageEnteredAt, Expr::value(entered))
+        .filter(lead::Column::Id.eq(Uuid::parse_str(lead_id).expect("uuid")))
+        .exec(&app.state.db)
+        .await
+        .expect("age lead");
+}
+
+fn assert_close(value: &Value, expected: f64, relative: f64, what: &str) {
+    let got = value.as_f64().unwrap_or_else(|| panic!("{what}: no number in {value}"));
+    assert!((got - expected).abs() <= expected.abs() * relative + 1e-9, "{what}: {got} is not {expected}");
+}
+
+/// Ten MQLs: seven accepted (after 10, 20 … 70 minutes in MQL), two returned with
+/// BAD_TIMING, one disqualified as NOT_A_FIT; four SALs contacted 5, 20, 50 and 90 minutes
+/// after entering SAL (SLA 60 minutes); two converted at 12000.50 USD; one won at 11500.
+async fn known_history(app: &TestApp, admin: &TestUser, rep: &TestUser) -> Vec<String> {
+    let now = baton::domain::time::now();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let id = app.create_lead(admin, &format!("known-{i}-{}@example.com", Uuid::now_v7().simple()), json!({})).await;
+        app.moved(admin, "qualifyLead", json!({ "leadId": id })).await;
+        ids.push(id);
+    }
+    for (i, id) in ids[..7].iter().enumerate() {
+        age(app, id, now - Duration::minutes(10 * (i as i64 + 1))).await;
+        app.moved(admin, "acceptLead", json!({ "leadId": id, "ownerId": rep.id.to_string() })).await;
+    }
+    for id in &ids[7..9] {
+        app.moved(admin, "returnToMarketing", json!({ "leadId": id, "reasonCode": "BAD_TIMING" })).await;
+    }
+    app.moved(admin, "disqualifyLead", json!({ "leadId": ids[9], "reasonCode": "NOT_A_FIT" })).await;
+    let entered = baton::domain::time::now() - Duration::minutes(100);
+    for (id, minutes) in ids[..4].iter().zip([5, 20, 50, 90]) {
+        age(app, id, entered).await;
+        let contact = entered + Duration::minutes(minutes);
+        app.moved(rep, "recordTouchpoint", json!({ "leadId": id, "kind": "CALL", "occurredAt": contact.to_rfc3339() }))
+            .await;
+    }
+    for id in &ids[..2] {
+        app.moved(rep, "convertToSql", sample_input("convertToSql", id)).await;
+    }
+    app.moved(rep, "closeWon", sample_input("closeWon", &ids[0])).await;
+    ids
+}
+
+fn assert_known_kpis(kpis: &HashMap<String, Value>) {
+    let value = |key: &str| kpis.get(key).map_or(Value::Null, |k| k["value"].clone());
+    assert_eq!(value("lead_to_mql_rate"), json!(1.0));
+    assert_eq!(value("mql_to_sal_rate"), json!(0.7));
+    // Three rejections out of twelve moves out of MQL (ten) and SAL (two).
+    assert_eq!(value("sal_rejection_rate"), json!(0.25));
+    assert_eq!(value("sal_to_sql_rate"), json!(1.0));
+    assert_eq!(value("win_rate"), json!(1.0));
+    // Two returns out of thirteen moves out of MQL, SAL, SQL and LOST.
+    assert_close(&value("recycle_rate"), 2.0 / 13.0, 1e-12, "recycle rate");
+    assert_eq!(value("sla_compliance_rate"), json!(0.75));
+    assert_eq!(value("new_customers"), json!(1.0));
+    assert_eq!(value("lead_to_customer_rate"), json!(0.1));
+    assert_close(&value("mql_acceptance_minutes_median"), 40.0, 0.05, "acceptance median");
+    assert_close(&value("speed_to_lead_minutes_median"), 20.0, 0.05, "speed median");
+    assert_close(&value("speed_to_lead_minutes_p90"), 90.0, 0.05, "speed p90");
+    assert_eq!(value("won_revenue"), json!(11500.0));
+    assert_eq!(kpis["won_revenue"]["money"], json!({ "amount": "11500.00", "currencyCode": "USD" }));
+    assert_eq!(kpis["average_deal_size"]["money"], json!({ "amount": "11500.00", "currencyCode": "USD" }));
+    assert_eq!(kpis["open_pipeline"]["money"], json!({ "amount": "12000.50", "currencyCode": "USD" }));
+    // 35% of 12000.50, to the cent, half to even: 4200.175 → 4200.18.
+    assert_eq!(kpis["weighted_pipeline"]["money"], json!({ "amount": "4200.18", "currencyCode": "USD" }));
+    assert_eq!(value("sla_breaches"), json!(0.0));
+}
+
+fn assert_known_funnel(funnel: &Value, stages: &HashMap<String, Value>) {
+    let numbers = |stage: &str| {
+        let s = &stages[stage];
+        (s["current"].clone(), s["entered"].clone(), s["conversionToNext"].clone())
+    };
+    assert_eq!(numbers("LEAD"), (json!(2), json!(12), json!(1.0)));
+    assert_eq!(numbers("MQL"), (json!(0), json!(10), json!(0.7)));
+    assert_eq!(numbers("SAL"), (json!(5), json!(7), json!(1.0)));
+    assert_eq!(numbers("SQL"), (json!(1), json!(2), json!(1.0)));
+    assert_eq!(numbers("WON"), (json!(1), json!(1), Value::Null));
+    assert_eq!(numbers("DISQUALIFIED"), (json!(1), json!(1), Value::Null));
+    assert_close(&stages["MQL"]["dropOff"], 0.3, 1e-9, "MQL drop-off");
+    let reasons = funnel["rejectionsByReason"].as_array().cloned().unwrap_or_default();
+    let counts: Vec<_> = reasons.iter().map(|r| (r["reasonCode"].clone(), r["count"].clone())).collect();
+    assert_eq!(counts, [(json!("BAD_TIMING"), json!(2)), (json!("NOT_A_FIT"), json!(1))]);
+    assert_close(&reasons[0]["rate"], 2.0 / 12.0, 1e-12, "BAD_TIMING rate");
+    assert_close(&reasons[1]["rate"], 1.0 / 12.0, 1e-12, "NOT_A_FIT rate");
+}
+
+#[tokio::test]
+async fn a_hand_made_history_gives_exact_kpis_from_rollups_and_from_the_log_alike() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    let viewer = app.user(Role::Viewer).await;
+    known_history(&app, &admin, &rep).await;
+    let now = baton::domain::time::now();
+    let today = now.date_naive();
+    let month = today.with_day(1).expect("first of month");
+    let periods = [
+        // Whole days, from the day rollups.
+        period(midnight(today - Duration::days(1)), midnight(today + Duration::days(2))),
+        // Whole months and days, from the month and day rollups.
+        period(midnight(month - Duration::days(70)), midnight(today + Duration::days(40))),
+        // Partial days only, from the log.
+        period(now - Duration::hours(3), now + Duration::hours(1)),
+    ];
+    for period in periods {
+        let vars = json!({ "period": period });
+        assert_known_kpis(&kpis(&app, &viewer, vars.clone()).await);
+        let (funnel_data, stages) = funnel(&app, &viewer, vars).await;
+        assert_eq!(funnel_data["view"], "PERIOD");
+        assert_known_funnel(&funnel_data, &stages);
+    }
+    assert_rebuild_matches(&app).await;
+}
+
+#[tokio::test]
+async fn the_cohort_view_follows_the_leads_created_in_the_period() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    known_history(&app, &admin, &rep).await;
+    let now = baton::domain::time::now();
+    for period in [
+        period(midnight(now.date_naive()), midnight(now.date_naive() + Duration::days(1))),
+        period(now - Duration::hours(2), now + Duration::minutes(1)),
+    ] {
+        let vars = json!({ "period": period, "view": "COHORT" });
+        let kpis = kpis(&app, &admin, vars.clone()).await;
+        let mut keys: Vec<&str> = kpis.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["lead_to_customer_rate", "lead_to_mql_rate", "mql_to_sal_rate", "sal_to_sql_rate", "win_rate"]
+        );
+        assert_eq!(kpis["lead_to_mql_rate"]["value"], json!(1.0));
+        assert_eq!(kpis["mql_to_sal_rate"]["value"], json!(0.7));
+        assert_close(&kpis["sal_to_sql_rate"]["value"], 2.0 / 7.0, 1e-9, "SAL to SQL");
+        assert_eq!(kpis["win_rate"]["value"], json!(0.5));
+        assert_eq!(kpis["lead_to_customer_rate"]["value"], json!(0.1));
+        assert_eq!(kpis["win_rate"]["view"], "COHORT");
+        let (data, stages) = funnel(&app, &admin, vars).await;
+        assert_eq!(data["view"], "COHORT");
+        let entered: Vec<_> = ["LEAD", "MQL", "SAL", "SQL", "WON", "LOST", "DISQUALIFIED"]
+            .iter()
+            .map(|s| (stages[*s]["entered"].clone(), stages[*s]["current"].clone()))
+            .collect();
+        assert_eq!(
+            entered,
+            [(10, 2), (10, 0), (7, 5), (2, 1), (1, 1), (0, 0), (1, 1)].map(|(e, c)| (json!(e), json!(c))).to_vec()
+        );
+    }
+    // A cohort created yesterday is empty: ratios with nothing to divide by are null.
+    let yesterday = midnight(now.date_naive() - Duration::days(1));
+    let empty =
+        kpis(&app, &admin, json!({ "period": period(yesterday, yesterday + Duration::days(1)), "view": "COHORT" }))
+            .await;
+    assert_eq!(empty["win_rate"]["value"], Value::Null);
+    assert_eq!(empty["win_rate"]["status"], Value::Null);
+}
+
+#[tokio::test]
+async fn filters_and_groups_split_the_same_numbers() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    let other_rep = app.user(Role::SalesRep).await;
+    known_history(&app, &admin, &rep).await;
+    let now = baton::domain::time::now();
+    let day = period(midnight(now.date_naive()), midnight(now.date_naive() + Duration::days(1)));
+    // By the rep: the seven acceptances are theirs; the returns from MQL belong to no rep.
+    let mine = kpis(&app, &rep, json!({ "period": day, "filter": { "ownerIds": [rep.id.to_string()] } })).await;
+    assert_eq!(mine["mql_to_sal_rate"]["value"], json!(1.0));
+    assert_eq!(mine["won_revenue"]["value"], json!(11500.0));
+    let theirs = kpis(&app, &rep, json!({ "period": day, "filter": { "ownerIds": [other_rep.id.to_string()] } })).await;
+    assert_eq!(theirs["mql_to_sal_rate"]["value"], Value::Null);
+    assert_eq!(theirs["won_revenue"]["value"], json!(0.0));
+    let sales = kpis(&app, &admin, json!({ "period": day, "filter": { "team": "SALES" } })).await;
+    assert_eq!(sales["mql_to_sal_rate"]["value"], json!(1.0));
+    let none = kpis(&app, &admin, json!({ "period": day, "filter": { "channels": ["EVENT"] } })).await;
+    assert_eq!(none["mql_to_sal_rate"]["value"], Value::Null);
+
+    // Grouped by channel and month: one WEBINAR series, one point per month of the period.
+    let from = midnight(now.date_naive().with_day(1).expect("first")) - Duration::days(1);
+    let vars = json!({ "period": period(from, now + Duration::hours(1)), "groupBy": ["CHANNEL", "MONTH"] });
+    let grouped = kpis(&app, &admin, vars.clone()).await;
+    let series = grouped["mql_to_sal_rate"]["series"].as_array().cloned().unwrap_or_default();
+    assert_eq!(series.len(), 2, "{series:?}");
+    assert!(series.iter().all(|p| p["group"]["channel"] == "WEBINAR"));
+    assert_eq!(series[0]["value"], Value::Null);
+    assert_eq!(series[1]["value"], json!(0.7));
+    let data = app.data(&admin, FUNNEL, vars).await;
+    let last = &data["funnel"]["groups"][1];
+    assert_eq!(last["stages"][2]["entered"], json!(7));
+    assert_eq!(last["stages"][2]["current"], json!(5));
+
+    // Grouped by owner: the rep's group and the unowned group.
+    let by_owner = kpis(&app, &admin, json!({ "period": day, "groupBy": ["OWNER"] })).await;
+    let points = by_owner["sal_rejection_rate"]["series"].as_array().cloned().unwrap_or_default();
+    let rates: HashMap<String, Value> = points
+        .iter()
+        .map(|p| (p["group"]["ownerId"].as_str().unwrap_or("none").to_owned(), p["value"].clone()))
+        .collect();
+    assert_eq!(rates[&rep.id.to_string()], json!(0.0));
+    assert_eq!(rates["none"], json!(1.0));
+}
+
+#[tokio::test]
+async fn admins_set_targets_and_the_status_follows_them() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    known_history(&app, &admin, &rep).await;
+    let set = "mutation($input: SetKpiTargetInput!) { setKpiTarget(input: $input) { key target tolerance unit direction owners } }";
+    for (target, status) in [(0.8, "OFF_TRACK"), (0.75, "AT_RISK"), (0.7, "ON_TRACK"), (0.5, "ON_TRACK")] {
+        let data = app.data(&admin, set, json!({ "input": { "key": "mql_to_sal_rate", "target": target } })).await;
+        assert_eq!(data["setKpiTarget"]["target"], json!(target));
+        assert_eq!(data["setKpiTarget"]["owners"], json!(["MARKETING", "SALES"]));
+        let kpis = kpis(&app, &rep, json!({})).await;
+        assert_eq!(kpis["mql_to_sal_rate"]["target"], json!(target));
+        assert_eq!(kpis["mql_to_sal_rate"]["status"], status, "target {target}");
+    }
+    let data = app.data(&admin, set, json!({ "input": { "key": "mql_to_sal_rate", "target": null } })).await;
+    assert_eq!(data["setKpiTarget"]["target"], Value::Null);
+    assert_eq!(kpis(&app, &rep, json!({})).await["mql_to_sal_rate"]["status"], Value::Null);
+}
+
+#[tokio::test]
+async fn only_admins_set_targets_and_bad_targets_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let set = "mutation($input: SetKpiTargetInput!) { setKpiTarget(input: $input) { key target } }";
+    for role in [Role::Marketing, Role::SalesManager, Role::SalesRep, Role::Viewer] {
+        let user = app.user(role).await;
+        let code = app.error_code(&user, set, json!({ "input": { "key": "win_rate", "target": 0.3 } })).await;
+        assert_eq!(code, "FORBIDDEN", "{role:?}");
+    }
+    let code = app.error_code(&admin, set, json!({ "input": { "key": "no_such_kpi", "target": 0.3 } })).await;
+    assert_eq!(code, "NOT_FOUND");
+    app.assert_bad_input(&admin, set, json!({ "input": { "key": "win_rate", "target": -0.1 } }), "target").await;
+    let kpis = kpis(&app, &admin, json!({})).await;
+    assert_eq!(kpis["win_rate"]["target"], json!(0.25), "refused requests change nothing");
+}
+
+#[tokio::test]
+async fn bad_periods_and_unsupported_views_are_refused_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let viewer = app.user(Role::Viewer).await;
+    let now = baton::domain::time::now();
+    for query in [KPIS, FUNNEL] {
+        let backwards = json!({ "period": period(now, now - Duration::days(1)) });
+        app.assert_bad_input(&viewer, query, backwards, "period.to").await;
+        let empty = json!({ "period": period(now, now) });
+        app.assert_bad_input(&viewer, query, empty, "period.to").await;
+        let too_long = json!({ "period": period(now - Duration::days(6 * 365), now) });
+        app.assert_bad_input(&viewer, query, too_long, "period.to").await;
+        let cohort_by_owner = json!({ "view": "COHORT", "filter": { "ownerIds": [viewer.id.to_string()] } });
+        app.assert_bad_input(&viewer, query, cohort_by_owner, "filter").await;
+        let both = json!({ "groupBy": ["WEEK", "MONTH"] });
+        app.assert_bad_input(&viewer, query, both, "groupBy").await;
+        let bad_id = json!({ "filter": { "campaignIds": ["nope"] } });
+        app.assert_bad_input(&viewer, query, bad_id, "filter.campaignIds").await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_moves_on_the_same_rollup_rows_lose_no_increment() {
+    let app = Arc::new(TestApp::spawn().await);
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    let mut requests = Vec::new();
+    for i in 0..12 {
+        let id = app.create_lead(&admin, &format!("race-{i}-{}@example.com", Uuid::now_v7().simple()), json!({})).await;
+        app.moved(&admin, "qualifyLead", json!({ "leadId": id })).await;
+        requests.push((admin.clone(), "acceptLead", json!({ "leadId": id, "ownerId": rep.id.to_string() })));
+    }
+    for result in app.all_at_once(requests).await {
+        result.expect("every acceptance succeeds");
+    }
+    let (_, stages) = funnel(&app, &admin, json!({})).await;
+    assert_eq!((stages["SAL"]["entered"].clone(), stages["SAL"]["current"].clone()), (json!(12), json!(12)));
+    assert_eq!(stages["MQL"]["current"], json!(0));
+    let kpis = kpis(&app, &admin, json!({ "filter": { "ownerIds": [rep.id.to_string()] } })).await;
+    assert_eq!(kpis["mql_to_sal_rate"]["value"], json!(1.0));
+    assert_rebuild_matches(&app).await;
+}
+
+#[tokio::test]
+async fn imports_and_sla_breaches_count_once_each() {
+    let app = TestApp::spawn().await;
+    let marketer = app.user(Role::Marketing).await;
+    let rep = app.user(Role::SalesRep).await;
+    let now = baton::domain::time::now();
+    for n in 0..3 {
+        let id = app
+            .lead_in_stage(&format!("late-{n}-{}@example.com", Uuid::now_v7().simple()), entity::Stage::Sal, Some(&rep))
+            .await;
+        age(&app, &id, now - Duration::hours(2)).await;
+    }
+    // Two sweeps at once append each breach once; the KPIs count what was appended.
+    let (a, b) =
+        tokio::join!(baton::service::sla::sweep(&app.state.db, now), baton::service::sla::sweep(&app.state.db, now));
+    assert_eq!(a.expect("sweep") + b.expect("sweep"), 3);
+    let rows: Vec<Value> =
+        (0..4).map(|i| json!({ "email": format!("imported-{i}@example.com"), "channel": "EMAIL" })).collect();
+    let import = "mutation($input: ImportLeadsInput!) { importLeads(input: $input) { createdCount } }";
+    assert_eq!(
+        app.data(&marketer, import, json!({ "input": { "leads": rows } })).await["importLeads"]["createdCount"],
+        4
+    );
+
+    let kpis = kpis(&app, &marketer, json!({})).await;
+    assert_eq!(kpis["sla_breaches"]["value"], json!(3.0));
+    let (_, stages) = funnel(&app, &marketer, json!({ "filter": { "channels": ["EMAIL"] } })).await;
+    assert_eq!((stages["LEAD"]["entered"].clone(), stages["LEAD"]["current"].clone()), (json!(4), json!(4)));
+    let weekly = app
+        .data(
+            &marketer,
+            FUNNEL,
+            json!({ "period": period(now - Duration::days(20), now + Duration::hours(1)), "groupBy": ["WEEK"] }),
+        )
+        .await;
+    let groups = weekly["funnel"]["groups"].as_array().cloned().unwrap_or_default();
+    assert!((3..=5).contains(&groups.len()), "{groups:?}");
+    for group in &groups {
+        let start = crate::helpers::time(&group["group"]["periodStart"]);
+        assert_eq!(start.weekday(), chrono::Weekday::Mon, "{group}");
+    }
+    let entered: i64 = groups.iter().map(|g| g["stages"][0]["entered"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(entered, 7);
+    assert_rebuild_matches(&app).await;
+}
