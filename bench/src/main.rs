@@ -58,6 +58,8 @@ pub enum Scenario {
     SalInbox,
     /// An account with 50 leads and their owners.
     AccountLeads,
+    /// `funnel` and `kpis` for a year, grouped by month and channel.
+    Kpis,
     /// `acceptLead` with 1, 8 and 32 concurrent writers.
     Accept,
     /// Push latency to one rep's socket among 1,000 and 10,000 subscribed sockets.

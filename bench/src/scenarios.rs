@@ -35,6 +35,13 @@ const ACCOUNT_LEADS: &str = "query($id: ID!) { account(id: $id) { name leads(fir
     edges { node { email stage owner { name } } } } } }";
 const ACCEPT: &str =
     "mutation($id: ID!, $owner: ID!) { acceptLead(input: { leadId: $id, ownerId: $owner }) { id version } }";
+const FUNNEL: &str = "query($from: DateTime!, $to: DateTime!) {
+    funnel(period: { from: $from, to: $to }, groupBy: [MONTH, CHANNEL]) {
+        stages { stage current entered conversionToNext }
+        groups { group { channel periodStart } stages { stage entered conversionToNext } } } }";
+const KPIS: &str = "query($from: DateTime!, $to: DateTime!) {
+    kpis(period: { from: $from, to: $to }, groupBy: [MONTH, CHANNEL]) {
+        key value status series { group { channel periodStart } value } } }";
 const SAL_ALERTS: &str = "subscription { salCreated { occurredAt lead { id email } } }";
 const IMPORT: &str = "mutation($leads: [CreateLeadInput!]!) { importLeads(input: { leads: $leads }) { createdCount } }";
 
@@ -76,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Scenario::PointRead,
             Scenario::SalInbox,
             Scenario::AccountLeads,
+            Scenario::Kpis,
             Scenario::Accept,
             Scenario::PushLatency,
             Scenario::FanOut,
@@ -89,6 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Scenario::PointRead => bench.point_read().await,
             Scenario::SalInbox => bench.sal_inbox().await,
             Scenario::AccountLeads => bench.account_leads().await,
+            Scenario::Kpis => bench.kpis().await,
             Scenario::Accept => bench.accept().await,
             Scenario::PushLatency => bench.push_latency().await,
             Scenario::FanOut => bench.fan_out().await,
@@ -212,6 +221,19 @@ impl Bench {
             .collect();
         let request = cycling(&self.api, &self.manager, bodies);
         self.read_scenario("account-leads", request).await
+    }
+
+    /// A dashboard's year: one client at a time, as latency is what a dashboard feels.
+    async fn kpis(&mut self) -> anyhow::Result<()> {
+        let to = Utc::now().date_naive().and_hms_opt(0, 0, 0).context("midnight")?.and_utc();
+        let from = to - chrono::Duration::days(365);
+        let period = json!({ "from": from.to_rfc3339(), "to": to.to_rfc3339() });
+        for (name, query) in [("funnel", FUNNEL), ("kpis", KPIS)] {
+            self.api.data(&self.manager, query, period.clone()).await?;
+            let request = cycling(&self.api, &self.manager, vec![body(query, period.clone())]);
+            self.throughput("kpis", &format!("{name}, a year by month and channel"), 1, None, request).await;
+        }
+        Ok(())
     }
 
     async fn accept(&mut self) -> anyhow::Result<()> {
