@@ -62,7 +62,13 @@ pub struct Authenticator {
     audience: Option<String>,
     /// The only `kid` accepted, and the one issued tokens carry.
     key_id: Option<String>,
+    /// Users by id, as read at most [`USER_CACHE_TTL`] ago: a request's token then costs no
+    /// query, and a deactivation still takes effect within that time on every instance.
+    users: moka::future::Cache<Uuid, Option<user::Model>>,
 }
+
+/// How long a user row read for a token is trusted.
+pub const USER_CACHE_TTL: Duration = Duration::from_secs(1);
 
 const DEV_SECRET_SETTING: &str = "jwt_development_secret";
 
@@ -123,6 +129,7 @@ impl Authenticator {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             key_id: config.key_id.clone(),
+            users: moka::future::Cache::builder().max_capacity(100_000).time_to_live(USER_CACHE_TTL).build(),
         })
     }
 
@@ -197,7 +204,12 @@ impl Authenticator {
     /// Resolves a token to an active user, and tells until when the token is accepted.
     pub async fn viewer_with_expiry(&self, db: &DatabaseConnection, token: &str) -> AppResult<(Viewer, DateTime<Utc>)> {
         let (user_id, accepted_until) = self.verify_with_expiry(token)?;
-        match user::Entity::find_by_id(user_id).one(db).await? {
+        let user = self
+            .users
+            .try_get_with(user_id, async { user::Entity::find_by_id(user_id).one(db).await })
+            .await
+            .map_err(|error| AppError::from(DbErr::Custom(error.to_string())))?;
+        match user {
             Some(user) if user.active => Ok((Viewer::from(user), accepted_until)),
             Some(_) => Err(AppError::Unauthenticated("the user is deactivated")),
             None => Err(AppError::Unauthenticated("the token's user does not exist")),

@@ -119,6 +119,9 @@ impl Server {
             .args(["--database-url", url, "serve", "--listen", &listen])
             .env("BATON_JWT_SECRET", SECRET)
             .env("BATON_WS_MAX_SUBSCRIPTIONS", "20")
+            // The load generator is one user sending as fast as the server answers.
+            .env("BATON_RATE_LIMIT_PER_MINUTE", "1000000000")
+            .env("BATON_RATE_LIMIT_BURST", "1000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -190,6 +190,16 @@ async fn a_deactivated_users_token_stops_working() {
     let user = app.user(Role::Marketing).await;
     app.data(&user, ME, json!({})).await;
     baton::service::user::set_active(&app.state.db, user.id, false).await.expect("deactivate");
+    // The user row read for the token a moment ago is trusted for at most USER_CACHE_TTL.
+    let deactivated = std::time::Instant::now();
+    loop {
+        let (status, _) = refused(&app, Some(&user.token)).await;
+        if status == 401 {
+            break;
+        }
+        assert!(deactivated.elapsed() < baton::auth::USER_CACHE_TTL * 3, "the token still works");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_unauthenticated(&app, Some(&user.token), "deactivated").await;
 }
 

@@ -96,9 +96,11 @@ async fn page_cost(app: &TestApp, manager: &TestUser, first: usize) -> u64 {
 #[tokio::test]
 async fn a_page_of_up_to_30_leads_with_accounts_and_owners_costs_four_statements() {
     let (app, manager) = hundred_leads().await;
-    // The token's user, the page, its accounts, its owners.
+    // The page, its accounts, its owners, and the token's user unless it was read within
+    // the last second.
     for first in [10, 20, 30] {
-        assert_eq!(page_cost(&app, &manager, first).await, 4, "a page of {first}");
+        let statements = page_cost(&app, &manager, first).await;
+        assert!((3..=4).contains(&statements), "a page of {first}: {statements} statements");
     }
 }
 
@@ -107,8 +109,8 @@ async fn a_page_of_100_leads_costs_no_more_statements_than_a_page_of_20() {
     let (app, manager) = hundred_leads().await;
     let small = page_cost(&app, &manager, 20).await;
     let large = page_cost(&app, &manager, 100).await;
-    assert_eq!(small, 4, "statements for 20 leads");
-    assert_eq!(large, small, "statements for 100 leads");
+    assert!(small <= 4, "statements for 20 leads: {small}");
+    assert!(large <= 4, "statements for 100 leads: {large}");
 }
 
 async fn account_page_cost(first: usize) -> u64 {
