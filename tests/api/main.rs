@@ -21,6 +21,7 @@ mod leads;
 mod n_plus_one;
 mod routing;
 mod schema_file;
+mod shutdown;
 mod subscriptions;
 mod touchpoints;
 mod visibility;
