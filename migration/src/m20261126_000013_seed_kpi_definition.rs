@@ -6,18 +6,19 @@ use crate::{now, seed_error};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-struct Kpi {
-    key: &'static str,
-    name: &'static str,
-    description: &'static str,
-    unit: &'static str,
-    direction: &'static str,
-    owners: &'static str,
-    target: Option<f64>,
+/// One KPI definition as seeded.
+pub(crate) struct Kpi {
+    pub key: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub unit: &'static str,
+    pub direction: &'static str,
+    pub owners: &'static str,
+    pub target: Option<f64>,
 }
 
-const HIGHER: &str = "HIGHER_IS_BETTER";
-const LOWER: &str = "LOWER_IS_BETTER";
+pub(crate) const HIGHER: &str = "HIGHER_IS_BETTER";
+pub(crate) const LOWER: &str = "LOWER_IS_BETTER";
 
 /// The KPIs of DESIGN.md section 6, in display order; descriptions restate its definitions.
 /// Money KPIs have no target until RevOps sets one.
@@ -138,48 +139,58 @@ const TOLERANCE: f64 = 0.1;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let now = now();
-        let mut insert = Query::insert();
-        insert.into_table(KpiDefinition::Table).columns([
-            KpiDefinition::Key,
-            KpiDefinition::Name,
-            KpiDefinition::Description,
-            KpiDefinition::Unit,
-            KpiDefinition::Direction,
-            KpiDefinition::Owners,
-            KpiDefinition::Target,
-            KpiDefinition::Tolerance,
-            KpiDefinition::Position,
-            KpiDefinition::UpdatedAt,
-        ]);
-        for (position, kpi) in (1i32..).zip(&KPIS) {
-            insert
-                .values([
-                    kpi.key.into(),
-                    kpi.name.into(),
-                    kpi.description.into(),
-                    kpi.unit.into(),
-                    kpi.direction.into(),
-                    kpi.owners.into(),
-                    kpi.target.into(),
-                    TOLERANCE.into(),
-                    position.into(),
-                    now.clone(),
-                ])
-                .map_err(seed_error)?;
-        }
-        manager.execute(insert).await
+        insert(manager, &KPIS, 1).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let keys = KPIS.map(|kpi| kpi.key);
-        manager
-            .execute(
-                Query::delete()
-                    .from_table(KpiDefinition::Table)
-                    .and_where(Expr::col(KpiDefinition::Key).is_in(keys))
-                    .take(),
-            )
-            .await
+        delete(manager, &KPIS).await
     }
+}
+
+/// Seeds `kpis`, numbering their display positions from `first_position`.
+pub(crate) async fn insert(manager: &SchemaManager<'_>, kpis: &[Kpi], first_position: i32) -> Result<(), DbErr> {
+    let now = now();
+    let mut insert = Query::insert();
+    insert.into_table(KpiDefinition::Table).columns([
+        KpiDefinition::Key,
+        KpiDefinition::Name,
+        KpiDefinition::Description,
+        KpiDefinition::Unit,
+        KpiDefinition::Direction,
+        KpiDefinition::Owners,
+        KpiDefinition::Target,
+        KpiDefinition::Tolerance,
+        KpiDefinition::Position,
+        KpiDefinition::UpdatedAt,
+    ]);
+    for (position, kpi) in (first_position..).zip(kpis) {
+        insert
+            .values([
+                kpi.key.into(),
+                kpi.name.into(),
+                kpi.description.into(),
+                kpi.unit.into(),
+                kpi.direction.into(),
+                kpi.owners.into(),
+                kpi.target.into(),
+                TOLERANCE.into(),
+                position.into(),
+                now.clone(),
+            ])
+            .map_err(seed_error)?;
+    }
+    manager.execute(insert).await
+}
+
+/// Removes the definitions of `kpis`.
+pub(crate) async fn delete(manager: &SchemaManager<'_>, kpis: &[Kpi]) -> Result<(), DbErr> {
+    let keys: Vec<&str> = kpis.iter().map(|kpi| kpi.key).collect();
+    manager
+        .execute(
+            Query::delete()
+                .from_table(KpiDefinition::Table)
+                .and_where(Expr::col(KpiDefinition::Key).is_in(keys))
+                .take(),
+        )
+        .await
 }
