@@ -98,12 +98,17 @@ async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> any
         println!("             baton token --email you@example.com");
     }
     tokio::spawn(sweep_idempotency_keys(state.db.clone()));
-    let shutdown = state.shutdown.clone();
+    let (shutdown, connections) = (state.shutdown.clone(), state.connections.clone());
     let stopping = async move {
         startup::shutdown_signal().await;
         shutdown.cancel();
     };
     startup::serve(listener, startup::router_with_limits(state, options, &args.limits), stopping).await?;
+    // Upgraded WebSockets outlive the HTTP server: let each send its going-away close.
+    connections.close();
+    if tokio::time::timeout(Duration::from_secs(5), connections.wait()).await.is_err() {
+        tracing::warn!("some WebSocket connections did not close in time");
+    }
     Ok(())
 }
 

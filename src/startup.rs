@@ -9,7 +9,7 @@ use axum::{
     routing::get,
 };
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
@@ -78,6 +78,7 @@ pub async fn build_state_with(
         renderer,
         deactivated,
         shutdown: CancellationToken::new(),
+        connections: TaskTracker::new(),
     })
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::Authenticator,
@@ -42,4 +42,6 @@ pub struct AppState {
     pub deactivated: Arc<Deactivated>,
     /// Cancelled when the instance shuts down: live connections close with "going away".
     pub shutdown: CancellationToken,
+    /// The open WebSocket connections, so shutdown can wait for their goodbyes.
+    pub connections: TaskTracker,
 }

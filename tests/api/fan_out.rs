@@ -66,10 +66,12 @@ async fn an_event_pushed_to_thirty_managers_is_rendered_once_and_costs_the_state
     let many = push_one_sal(&app, &rep, &mut subscribers, "many").await;
 
     assert_eq!(many.renders, 2, "thirty managers share one render");
-    // Whether the owner and the actor load in one statement or two depends on how their
-    // loads meet; one statement per subscriber would add 29.
+    // A few statements come and go between pushes: whether the owner and the actor load
+    // in one statement or two depends on how their loads meet, and whether the mutation's
+    // token user is still cached (for a second). Resolving per subscriber would add at least
+    // one statement for each of the 29 new ones.
     assert!(
-        many.statements <= one.statements + 1,
+        many.statements < one.statements + 5,
         "pushing to 31 subscribers cost {} statements, to 2 cost {}",
         many.statements,
         one.statements

@@ -80,7 +80,8 @@ pub async fn get(State(http): State<HttpState>, request: Request<Body>) -> Respo
         .and_then(|value| value.to_str().ok())
         .and_then(auth::bearer_token)
         .map(str::to_owned);
-    upgrade.on_upgrade(move |socket| connection::serve(http, socket, protocol, header_token))
+    let connections = http.app.connections.clone();
+    upgrade.on_upgrade(move |socket| connections.track_future(connection::serve(http, socket, protocol, header_token)))
 }
 
 fn wants_websocket(headers: &HeaderMap) -> bool {
