@@ -16,7 +16,8 @@ use sea_orm::{
     ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
-use tokio::{task::JoinHandle, time::MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::{
     db,
@@ -90,12 +91,14 @@ fn breached(lead: &lead::Model, sla_minutes: i32, now: DateTime<Utc>) -> lead_ev
 }
 
 /// This instance's periodic sweep, stopped when dropped.
-pub struct Sweeper(JoinHandle<()>);
+pub struct Sweeper {
+    _task: AbortOnDropHandle<()>,
+}
 
 impl Sweeper {
     /// Sweeps every `interval`, waking the tailer after each sweep that appended events.
     pub fn spawn(db: DatabaseConnection, events: Events, interval: Duration) -> Self {
-        Self(tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
@@ -106,12 +109,7 @@ impl Sweeper {
                     Err(error) => tracing::warn!(%error, "the SLA sweep failed; retrying at the next tick"),
                 }
             }
-        }))
-    }
-}
-
-impl Drop for Sweeper {
-    fn drop(&mut self) {
-        self.0.abort();
+        });
+        Self { _task: AbortOnDropHandle::new(task) }
     }
 }
