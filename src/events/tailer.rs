@@ -12,8 +12,7 @@ use std::{
 };
 
 use sea_orm::{DatabaseBackend, DatabaseConnection, sqlx::postgres::PgListener};
-use tokio::{sync::Notify, time::MissedTickBehavior};
-use tokio_util::task::AbortOnDropHandle;
+use tokio::{sync::Notify, task::JoinHandle, time::MissedTickBehavior};
 
 use super::{
     hub::{Hub, PAGE},
@@ -37,7 +36,7 @@ pub fn spawn(db: DatabaseConnection, hub: &Arc<Hub>, wake: Arc<Notify>) {
 
 async fn run(db: DatabaseConnection, hub: Weak<Hub>, wake: Arc<Notify>) {
     let _listener = (db.get_database_backend() == DatabaseBackend::Postgres)
-        .then(|| AbortOnDropHandle::new(tokio::spawn(listen(db.clone(), Arc::clone(&wake)))));
+        .then(|| AbortOnDrop(tokio::spawn(listen(db.clone(), Arc::clone(&wake)))));
     let mut catch_up = tokio::time::interval(CATCH_UP_INTERVAL);
     catch_up.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut poll = HELD_BACK_FIRST_POLL;
@@ -98,5 +97,14 @@ async fn listen(db: DatabaseConnection, wake: Arc<Notify>) {
             Err(error) => tracing::warn!(%error, "cannot connect the event listener"),
         }
         tokio::time::sleep(RECONNECT_DELAY).await;
+    }
+}
+
+/// Stops a task when its owner goes away.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

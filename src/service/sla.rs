@@ -16,8 +16,7 @@ use sea_orm::{
     ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Query},
 };
-use tokio::time::MissedTickBehavior;
-use tokio_util::task::AbortOnDropHandle;
+use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
 use crate::{
     db,
@@ -91,14 +90,12 @@ fn breached(lead: &lead::Model, sla_minutes: i32, now: DateTime<Utc>) -> lead_ev
 }
 
 /// This instance's periodic sweep, stopped when dropped.
-pub struct Sweeper {
-    _task: AbortOnDropHandle<()>,
-}
+pub struct Sweeper(JoinHandle<()>);
 
 impl Sweeper {
     /// Sweeps every `interval`, waking the tailer after each sweep that appended events.
     pub fn spawn(db: DatabaseConnection, events: Events, interval: Duration) -> Self {
-        let task = tokio::spawn(async move {
+        Self(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
@@ -109,7 +106,12 @@ impl Sweeper {
                     Err(error) => tracing::warn!(%error, "the SLA sweep failed; retrying at the next tick"),
                 }
             }
-        });
-        Self { _task: AbortOnDropHandle::new(task) }
+        }))
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -8,8 +8,7 @@ use std::{
 
 use entity::{Role, Team, user};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
-use tokio::time::MissedTickBehavior;
-use tokio_util::task::AbortOnDropHandle;
+use tokio::{task::JoinHandle, time::MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::{
@@ -72,7 +71,7 @@ pub async fn set_active(db: &DatabaseConnection, user_id: Uuid, active: bool) ->
 /// connections of a user deactivated meanwhile are closed without a query per connection.
 pub struct Deactivated {
     ids: Arc<RwLock<HashSet<Uuid>>>,
-    _refresher: AbortOnDropHandle<()>,
+    refresher: JoinHandle<()>,
 }
 
 impl Deactivated {
@@ -100,11 +99,17 @@ impl Deactivated {
                 }
             }
         });
-        Self { ids, _refresher: AbortOnDropHandle::new(refresher) }
+        Self { ids, refresher }
     }
 
     /// Whether the user was deactivated, as of the last refresh.
     pub fn contains(&self, user_id: Uuid) -> bool {
         self.ids.read().unwrap_or_else(PoisonError::into_inner).contains(&user_id)
+    }
+}
+
+impl Drop for Deactivated {
+    fn drop(&mut self) {
+        self.refresher.abort();
     }
 }
