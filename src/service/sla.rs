@@ -94,9 +94,12 @@ pub struct Sweeper(JoinHandle<()>);
 
 impl Sweeper {
     /// Sweeps every `interval`, waking the tailer after each sweep that appended events.
+    /// The first sweep comes one interval after start, not at once: a SAL that fell overdue
+    /// while no instance ran is recorded then, and instances restarted together do not all
+    /// sweep at the same moment.
     pub fn spawn(db: DatabaseConnection, events: Events, interval: Duration) -> Self {
         Self(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;

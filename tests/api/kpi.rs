@@ -354,8 +354,8 @@ async fn concurrent_moves_on_the_same_rollup_rows_lose_no_increment() {
 
 #[tokio::test]
 async fn imports_and_sla_breaches_count_once_each() {
-    // The instance's own sweep stays out of the way (its first tick runs before any lead is
-    // late), so the breaches are appended by the two sweeps below.
+    // The instance's own sweep stays out of the way (its first sweep is an hour away), so the
+    // breaches are appended by the two sweeps below.
     let live = baton::config::LiveConfig {
         sla_sweep_interval: std::time::Duration::from_secs(3600),
         ..baton::config::LiveConfig::default()
