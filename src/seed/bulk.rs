@@ -7,7 +7,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, RuntimeErr, Statement, TransactionTrait,
 };
 
-use super::writer;
+use crate::db::bulk_insert as writer;
 
 /// Chunks per transaction. Every commit writes each page it changed to the log once, and
 /// the random-access indexes (e-mail, account, update time) change a page per row, so

@@ -9,11 +9,12 @@ use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
+use crate::db::bulk_insert::Inserts;
+
 use super::{
     generator::{Arrivals, campaign_for, load_reason_codes, make_campaigns, pick_channel},
     history::{Batch, Cast, Contact, DAY, HOUR, MINUTE, Plan, Planner, Reasons, at, lognormal, uuid_v7},
     names::{self, FIRST_NAMES, LAST_NAMES, TITLES, pick},
-    writer::Inserts,
 };
 
 /// The demo's users, by e-mail. The first one marks the demo as loaded.

@@ -8,11 +8,12 @@ use rand::{Rng, rngs::StdRng};
 use sea_orm::{DbErr, Statement};
 use uuid::Uuid;
 
+use crate::db::bulk_insert::Inserts;
+
 use super::{
     generator::{Arrivals, make_contact},
     history::{Batch, Cast, Planner, Reasons},
     pipe,
-    writer::Inserts,
 };
 
 /// Leads generated per chunk: large enough to amortise the per-statement overhead,

@@ -12,6 +12,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::db::bulk_insert::Inserts;
+
 use super::{
     SeedOptions, SeedReport,
     bulk::Bulk,
@@ -20,7 +22,6 @@ use super::{
     indexes::DeferredIndexes,
     names::{self, FIRST_NAMES, INDUSTRIES, LAST_NAMES, TITLES, pick},
     pipe,
-    writer::Inserts,
 };
 
 /// Chunks the generator may run ahead of the writer.

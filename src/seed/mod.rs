@@ -22,7 +22,6 @@ mod history;
 mod indexes;
 mod names;
 mod pipe;
-mod writer;
 
 #[cfg(test)]
 mod checks;

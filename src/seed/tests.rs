@@ -181,7 +181,7 @@ async fn bulk_inserted_rows_read_back_byte_for_byte_like_rows_sea_orm_inserts() 
     let mut by_orm = event(lead.id).into_active_model();
     by_orm.position = sea_orm::ActiveValue::NotSet;
     by_orm.insert(&db).await.expect("event by sea-orm");
-    let mut inserts = super::writer::Inserts::new(db.get_database_backend());
+    let mut inserts = crate::db::bulk_insert::Inserts::new(db.get_database_backend());
     inserts.insert(&db, &[user(2)]).await.expect("user in bulk");
     inserts.insert(&db, &[event(lead.id)]).await.expect("event in bulk");
 

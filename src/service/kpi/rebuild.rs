@@ -77,7 +77,7 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<RebuildReport, DbErr> {
             }
         }
     }
-    deltas.write(&txn).await?;
+    deltas.write_to_empty(&txn).await?;
     txn.commit().await?;
     report.elapsed = started.elapsed();
     Ok(report)

@@ -11,16 +11,17 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use entity::{Channel, Stage, kpi_cohort, kpi_current, kpi_duration, kpi_flow, lead};
 use sea_orm::{
-    ActiveEnum,
-    ActiveValue::Set,
-    ConnectionTrait, DbErr, EntityTrait, IdenStatic,
+    ActiveEnum, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel,
     sea_query::{Expr, OnConflict},
 };
 use uuid::Uuid;
 
-use crate::domain::{
-    kpi::bucket,
-    kpi_facts::{Dims, Facts},
+use crate::{
+    db::bulk_insert::Inserts,
+    domain::{
+        kpi::bucket,
+        kpi_facts::{Dims, Facts},
+    },
 };
 
 /// Per day, with campaign and owner.
@@ -179,142 +180,155 @@ impl Deltas {
         self.cohort.entry(cohort_key(lead, stage)).or_default().0 += 1;
     }
 
+    /// The rows the deltas add up to, table by table, each in key order. Zero deltas are
+    /// left out.
+    pub fn rows(&self) -> Rows {
+        Rows {
+            flow: self
+                .flow
+                .iter()
+                .filter(|(_, d)| **d != (0, 0))
+                .map(|(k, (n, amount))| kpi_flow::Model {
+                    grain: k.grain.to_owned(),
+                    day: k.day,
+                    channel: k.channel.clone(),
+                    campaign_id: k.campaign_id,
+                    owner_id: k.owner_id,
+                    kind: k.kind.to_owned(),
+                    from_stage: k.from_stage.clone(),
+                    to_stage: k.to_stage.clone(),
+                    tag: k.tag.clone(),
+                    currency: k.currency.clone(),
+                    n: *n,
+                    amount: *amount,
+                })
+                .collect(),
+            duration: self
+                .duration
+                .iter()
+                .filter(|(_, n)| **n != 0)
+                .map(|(k, n)| kpi_duration::Model {
+                    grain: k.grain.to_owned(),
+                    day: k.day,
+                    channel: k.channel.clone(),
+                    campaign_id: k.campaign_id,
+                    owner_id: k.owner_id,
+                    metric: k.metric.to_owned(),
+                    stage: k.stage.clone(),
+                    bucket: k.bucket,
+                    n: *n,
+                })
+                .collect(),
+            current: self
+                .current
+                .iter()
+                .filter(|(_, d)| **d != (0, 0))
+                .map(|(k, (n, amount))| kpi_current::Model {
+                    grain: k.grain.to_owned(),
+                    stage: k.stage.clone(),
+                    channel: k.channel.clone(),
+                    campaign_id: k.campaign_id,
+                    owner_id: k.owner_id,
+                    currency: k.currency.clone(),
+                    n: *n,
+                    amount: *amount,
+                })
+                .collect(),
+            cohort: self
+                .cohort
+                .iter()
+                .filter(|(_, d)| **d != (0, 0))
+                .map(|(k, (reached, current))| kpi_cohort::Model {
+                    day: k.day,
+                    channel: k.channel.clone(),
+                    campaign_id: k.campaign_id,
+                    stage: k.stage.clone(),
+                    reached: *reached,
+                    current: *current,
+                })
+                .collect(),
+        }
+    }
+
     /// Adds the deltas to the rollup tables, table by table in a fixed order, each in key
-    /// order. Zero deltas are skipped.
+    /// order.
     pub async fn write(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
-        let flows: Vec<_> = self
-            .flow
-            .iter()
-            .filter(|(_, d)| **d != (0, 0))
-            .map(|(k, (n, amount))| kpi_flow::ActiveModel {
-                grain: Set(k.grain.to_owned()),
-                day: Set(k.day),
-                channel: Set(k.channel.clone()),
-                campaign_id: Set(k.campaign_id),
-                owner_id: Set(k.owner_id),
-                kind: Set(k.kind.to_owned()),
-                from_stage: Set(k.from_stage.clone()),
-                to_stage: Set(k.to_stage.clone()),
-                tag: Set(k.tag.clone()),
-                currency: Set(k.currency.clone()),
-                n: Set(*n),
-                amount: Set(*amount),
-            })
-            .collect();
-        for chunk in flows.chunks(CHUNK) {
-            kpi_flow::Entity::insert_many(chunk.to_vec())
-                .on_conflict(adding::<kpi_flow::Entity, _>(
-                    [
-                        kpi_flow::Column::Grain,
-                        kpi_flow::Column::Day,
-                        kpi_flow::Column::Channel,
-                        kpi_flow::Column::CampaignId,
-                        kpi_flow::Column::OwnerId,
-                        kpi_flow::Column::Kind,
-                        kpi_flow::Column::FromStage,
-                        kpi_flow::Column::ToStage,
-                        kpi_flow::Column::Tag,
-                        kpi_flow::Column::Currency,
-                    ],
-                    [kpi_flow::Column::N, kpi_flow::Column::Amount],
-                ))
-                .exec_without_returning(db)
-                .await?;
+        let rows = self.rows();
+        {
+            use kpi_flow::Column as C;
+            let key = [
+                C::Grain,
+                C::Day,
+                C::Channel,
+                C::CampaignId,
+                C::OwnerId,
+                C::Kind,
+                C::FromStage,
+                C::ToStage,
+                C::Tag,
+                C::Currency,
+            ];
+            upsert::<kpi_flow::Entity, _, _>(db, rows.flow, key, [C::N, C::Amount]).await?;
         }
-        let durations: Vec<_> = self
-            .duration
-            .iter()
-            .filter(|(_, n)| **n != 0)
-            .map(|(k, n)| kpi_duration::ActiveModel {
-                grain: Set(k.grain.to_owned()),
-                day: Set(k.day),
-                channel: Set(k.channel.clone()),
-                campaign_id: Set(k.campaign_id),
-                owner_id: Set(k.owner_id),
-                metric: Set(k.metric.to_owned()),
-                stage: Set(k.stage.clone()),
-                bucket: Set(k.bucket),
-                n: Set(*n),
-            })
-            .collect();
-        for chunk in durations.chunks(CHUNK) {
-            kpi_duration::Entity::insert_many(chunk.to_vec())
-                .on_conflict(adding::<kpi_duration::Entity, _>(
-                    [
-                        kpi_duration::Column::Grain,
-                        kpi_duration::Column::Day,
-                        kpi_duration::Column::Channel,
-                        kpi_duration::Column::CampaignId,
-                        kpi_duration::Column::OwnerId,
-                        kpi_duration::Column::Metric,
-                        kpi_duration::Column::Stage,
-                        kpi_duration::Column::Bucket,
-                    ],
-                    [kpi_duration::Column::N],
-                ))
-                .exec_without_returning(db)
-                .await?;
+        {
+            use kpi_duration::Column as C;
+            let key = [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId, C::Metric, C::Stage, C::Bucket];
+            upsert::<kpi_duration::Entity, _, _>(db, rows.duration, key, [C::N]).await?;
         }
-        let current: Vec<_> = self
-            .current
-            .iter()
-            .filter(|(_, d)| **d != (0, 0))
-            .map(|(k, (n, amount))| kpi_current::ActiveModel {
-                grain: Set(k.grain.to_owned()),
-                stage: Set(k.stage.clone()),
-                channel: Set(k.channel.clone()),
-                campaign_id: Set(k.campaign_id),
-                owner_id: Set(k.owner_id),
-                currency: Set(k.currency.clone()),
-                n: Set(*n),
-                amount: Set(*amount),
-            })
-            .collect();
-        for chunk in current.chunks(CHUNK) {
-            kpi_current::Entity::insert_many(chunk.to_vec())
-                .on_conflict(adding::<kpi_current::Entity, _>(
-                    [
-                        kpi_current::Column::Grain,
-                        kpi_current::Column::Stage,
-                        kpi_current::Column::Channel,
-                        kpi_current::Column::CampaignId,
-                        kpi_current::Column::OwnerId,
-                        kpi_current::Column::Currency,
-                    ],
-                    [kpi_current::Column::N, kpi_current::Column::Amount],
-                ))
-                .exec_without_returning(db)
-                .await?;
+        {
+            use kpi_current::Column as C;
+            let key = [C::Grain, C::Stage, C::Channel, C::CampaignId, C::OwnerId, C::Currency];
+            upsert::<kpi_current::Entity, _, _>(db, rows.current, key, [C::N, C::Amount]).await?;
         }
-        let cohort: Vec<_> = self
-            .cohort
-            .iter()
-            .filter(|(_, d)| **d != (0, 0))
-            .map(|(k, (reached, current))| kpi_cohort::ActiveModel {
-                day: Set(k.day),
-                channel: Set(k.channel.clone()),
-                campaign_id: Set(k.campaign_id),
-                stage: Set(k.stage.clone()),
-                reached: Set(*reached),
-                current: Set(*current),
-            })
-            .collect();
-        for chunk in cohort.chunks(CHUNK) {
-            kpi_cohort::Entity::insert_many(chunk.to_vec())
-                .on_conflict(adding::<kpi_cohort::Entity, _>(
-                    [
-                        kpi_cohort::Column::Day,
-                        kpi_cohort::Column::Channel,
-                        kpi_cohort::Column::CampaignId,
-                        kpi_cohort::Column::Stage,
-                    ],
-                    [kpi_cohort::Column::Reached, kpi_cohort::Column::Current],
-                ))
-                .exec_without_returning(db)
-                .await?;
+        {
+            use kpi_cohort::Column as C;
+            let key = [C::Day, C::Channel, C::CampaignId, C::Stage];
+            upsert::<kpi_cohort::Entity, _, _>(db, rows.cohort, key, [C::Reached, C::Current]).await?;
         }
         Ok(())
     }
+
+    /// Writes the deltas into emptied rollup tables as plain bulk inserts: a rebuild writes
+    /// hundreds of thousands of rows, and upserting them row by row costs minutes.
+    pub async fn write_to_empty(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let rows = self.rows();
+        let mut inserts = Inserts::new(db.get_database_backend());
+        inserts.insert(db, &rows.flow).await?;
+        inserts.insert(db, &rows.duration).await?;
+        inserts.insert(db, &rows.current).await?;
+        inserts.insert(db, &rows.cohort).await
+    }
+}
+
+/// Rollup rows, one vector per table.
+#[derive(Clone, Debug, Default)]
+pub struct Rows {
+    pub flow: Vec<kpi_flow::Model>,
+    pub duration: Vec<kpi_duration::Model>,
+    pub current: Vec<kpi_current::Model>,
+    pub cohort: Vec<kpi_cohort::Model>,
+}
+
+/// Adds `rows` to what the table holds: `INSERT … ON CONFLICT (key) DO UPDATE SET c =
+/// table.c + excluded.c` for each summed column, in chunks.
+async fn upsert<E, M, C>(
+    db: &impl ConnectionTrait,
+    rows: Vec<M>,
+    key: impl IntoIterator<Item = C> + Clone,
+    sums: impl IntoIterator<Item = C> + Clone,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait<Model = M> + Default,
+    M: sea_orm::ModelTrait<Entity = E> + sea_orm::IntoActiveModel<E::ActiveModel> + Clone,
+    C: IdenStatic + Copy + sea_orm::sea_query::IntoIden + 'static,
+{
+    for chunk in rows.chunks(CHUNK) {
+        E::insert_many(chunk.iter().cloned().map(IntoActiveModel::into_active_model))
+            .on_conflict(adding::<E, _>(key.clone(), sums.clone()))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 fn cohort_key(lead: &lead::Model, stage: Stage) -> CohortKey {

@@ -1,5 +1,7 @@
 //! Connecting to SQLite or PostgreSQL with the settings Baton relies on.
 
+pub mod bulk_insert;
+
 use std::{
     sync::{
         Arc,

@@ -35,7 +35,7 @@ const SQLITE_MAX_ROWS: usize = 1_000;
 const POSTGRES_ROWS: usize = 10_000;
 
 /// Builds INSERT statements for one backend, remembering rendered SQL.
-pub(super) struct Inserts {
+pub(crate) struct Inserts {
     backend: DbBackend,
     /// Rendered statements by table and row count (SQLite) or table (PostgreSQL).
     sql: HashMap<(&'static str, usize), String>,
@@ -94,7 +94,7 @@ impl Inserts {
 }
 
 /// Runs `statements` in order.
-pub(super) async fn execute(conn: &impl ConnectionTrait, statements: Vec<Statement>) -> Result<(), DbErr> {
+pub(crate) async fn execute(conn: &impl ConnectionTrait, statements: Vec<Statement>) -> Result<(), DbErr> {
     for statement in statements {
         conn.execute_raw(statement).await?;
     }
@@ -164,6 +164,7 @@ fn postgres_array_type(column_type: &ColumnType) -> Result<&'static str, DbErr> 
         ColumnType::Boolean => "bool[]",
         ColumnType::Float => "float4[]",
         ColumnType::Double => "float8[]",
+        ColumnType::Date => "date[]",
         ColumnType::TimestampWithTimeZone => "timestamptz[]",
         ColumnType::Json => "json[]",
         ColumnType::JsonBinary => "jsonb[]",
@@ -201,6 +202,7 @@ fn write_element(out: &mut String, value: &Value) -> Result<(), DbErr> {
         Value::Double(Some(v)) => write!(out, "{v}"),
         Value::Uuid(Some(v)) => write!(out, "{v}"),
         Value::ChronoDateTimeUtc(Some(v)) => write!(out, "{}", v.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        Value::ChronoDate(Some(v)) => write!(out, "{v}"),
         Value::String(Some(v)) => {
             quote_element(out, v);
             Ok(())
@@ -217,6 +219,7 @@ fn write_element(out: &mut String, value: &Value) -> Result<(), DbErr> {
         | Value::Double(None)
         | Value::Uuid(None)
         | Value::ChronoDateTimeUtc(None)
+        | Value::ChronoDate(None)
         | Value::String(None)
         | Value::Json(None) => write!(out, "NULL"),
         other => return Err(DbErr::Custom(format!("seed: no PostgreSQL array encoding for {other:?}"))),
