@@ -16,12 +16,13 @@ use crate::{
 pub fn visible_to(viewer: &Viewer, event: &lead_event::Model) -> bool {
     match viewer.lead_scope() {
         LeadScope::All => true,
-        LeadScope::QueueAndOwnedBy(rep) => {
-            event.owner_id == Some(rep)
-                || (matches!(event.kind, LeadEventKind::Created | LeadEventKind::StageChanged)
-                    && event.to_stage == Some(Stage::Mql))
-        }
+        LeadScope::QueueAndOwnedBy(rep) => event.owner_id == Some(rep) || reaches_every_rep(event),
     }
+}
+
+/// Whether `event` put a lead in the MQL queue, which every rep may see.
+pub fn reaches_every_rep(event: &lead_event::Model) -> bool {
+    matches!(event.kind, LeadEventKind::Created | LeadEventKind::StageChanged) && event.to_stage == Some(Stage::Mql)
 }
 
 /// Whether `event` made a lead a SAL.

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Notify;
 
+use crate::domain::access::LeadScope;
+
 pub use self::{
     hub::{Follower, Hub},
     log::{LogCursor, LoggedEvent},
@@ -44,9 +46,14 @@ impl Events {
         self.wake.notify_one();
     }
 
-    /// Follows the log after `after`, or from now on.
-    pub fn follow(&self, db: DatabaseConnection, after: Option<LogCursor>) -> Follower {
-        self.hub.follow(db, after)
+    /// Follows the log after `after`, or from now on, for a viewer of `scope`.
+    pub fn follow(&self, db: DatabaseConnection, after: Option<LogCursor>, scope: LeadScope) -> Follower {
+        self.hub.follow(db, after, scope)
+    }
+
+    /// How many reps have a channel of their own on this instance.
+    pub fn rep_channels(&self) -> usize {
+        self.hub.rep_channels()
     }
 
     /// How often a subscriber of this instance fell too far behind and caught up from the log.

@@ -287,7 +287,7 @@ impl Following {
     fn start(http: &HttpState, viewer: Viewer, feed: Feed, query: Arc<LiveQuery>) -> Self {
         let app = &http.app;
         Self {
-            follower: app.events.follow(app.db.clone(), feed.after),
+            follower: app.events.follow(app.db.clone(), feed.after, viewer.lead_scope()),
             feed,
             viewer,
             query,
