@@ -40,8 +40,10 @@ use self::protocol::{Protocol, SUBPROTOCOLS};
 use super::{HttpState, graphql};
 use crate::auth;
 
-/// Bytes read from the socket at a time.
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes read from the socket at a time, and what an idle socket keeps for reading. Client
+/// messages are small (a subscribe is a few hundred bytes); a larger one grows the buffer
+/// to its size, up to [`MAX_MESSAGE_BYTES`].
+pub const READ_BUFFER_BYTES: usize = 1024;
 /// Bytes buffered before a write is flushed.
 pub const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 /// Unsent bytes a socket may hold before it fails rather than grow.
