@@ -2,7 +2,7 @@
 //! (4408), duplicate ids (4409), the cap on subscriptions per socket, keep-alives, only
 //! subscriptions over the socket, the token's expiry (4403), a user deactivated while
 //! connected (4403), silent peers, shutdown (1001), malformed messages (4400), a second
-//! `connection_init` (4429), and a client that stops reading while 10,000 events are appended.
+//! `connection_init` (4429), messages over 64 KiB (1009), and a client that stops reading while 10,000 events are appended.
 
 use std::time::{Duration, Instant};
 
@@ -368,4 +368,23 @@ async fn lead_event_position(app: &TestApp, id: Uuid) -> i64 {
         .expect("query")
         .expect("event")
         .position
+}
+
+#[tokio::test]
+async fn a_message_far_larger_than_a_read_is_taken_whole_and_one_over_64_kib_ends_the_socket() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    // 40 KiB of padding in an operation name the server ignores costs nothing to plan.
+    let padding = "x".repeat(40 * 1024);
+    let mut client = WsClient::signed_in(&app, Protocol::Current, &admin).await;
+    client
+        .send(json!({ "id": "big", "type": "subscribe", "payload": {
+            "query": LEAD_EVENTS, "variables": { "filter": null }, "extensions": { "padding": padding } } }))
+        .await;
+    let lead = app.create_lead(&admin, "large-message@example.com", json!({})).await;
+    assert!(client.next_data(PATIENCE).await["leadEvents"]["id"].is_string(), "{lead}");
+
+    let too_big = "x".repeat(65 * 1024);
+    client.send(json!({ "id": "huge", "type": "subscribe", "payload": { "query": too_big } })).await;
+    assert_eq!(client.close_code().await, Some(1009));
 }

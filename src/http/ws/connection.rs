@@ -66,6 +66,9 @@ pub async fn serve(http: HttpState, socket: WebSocket, protocol: Protocol, heade
                     last_heard = Instant::now();
                     Replies::default()
                 }
+                Some(Err(error)) if too_big(&error) => {
+                    Replies::close(close::MESSAGE_TOO_BIG, "Message too big: at most 64 KiB")
+                }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => return,
             },
             Some((id, pushed)) = connection.subscriptions.next(), if !connection.subscriptions.is_empty() => {
@@ -102,6 +105,14 @@ pub async fn serve(http: HttpState, socket: WebSocket, protocol: Protocol, heade
             return;
         }
     }
+}
+
+/// Whether a read failed on a message or frame over the size limit (the socket itself is
+/// fine, so it can still say why it closes).
+fn too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
 }
 
 /// What the connection sends next, and whether it ends after that.

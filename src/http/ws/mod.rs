@@ -15,7 +15,8 @@
 //! - `4408` no `connection_init` within [`crate::config::WsConfig::init_timeout`];
 //! - `4409` a `subscribe` with the id of a subscription still running;
 //! - `4429` a second `connection_init`;
-//! - `1001` the server is shutting down: reconnect, to any instance, with the last cursor.
+//! - `1001` the server is shutting down: reconnect, to any instance, with the last cursor;
+//! - `1009` a message over [`MAX_MESSAGE_BYTES`].
 //!
 //! Other refusals end only the operation, with an `error` message for its id: a query or
 //! mutation (`BAD_USER_INPUT`: those go over HTTP, where limits apply), an invalid document,

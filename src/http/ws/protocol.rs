@@ -15,6 +15,8 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down; reconnect (elsewhere) with the last cursor.
     pub const GOING_AWAY: u16 = 1001;
+    /// A message over [`super::super::MAX_MESSAGE_BYTES`].
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
     pub const INTERNAL: u16 = 1011;
     pub const INVALID_MESSAGE: u16 = 4400;
     pub const UNAUTHORIZED: u16 = 4401;
