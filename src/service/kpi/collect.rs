@@ -96,6 +96,9 @@ impl Collector<'_> {
     }
 }
 
+/// Rows of the day and month grains are one per key already (campaign and owner are nil),
+/// so they are read as they are; summing them in SQL would only sort them. Rows of the
+/// detail grain are summed over the campaigns and owners the answer does not split by.
 fn rollup_condition<C: ColumnTrait>(
     collector: &Collector<'_>,
     grain: &str,
@@ -131,25 +134,28 @@ pub(super) async fn read_flows(
     let condition =
         rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to);
     let owner = owner_column(collector, C::OwnerId);
-    let rows: Vec<FlowRow> = kpi_flow::Entity::find()
+    let mut query = kpi_flow::Entity::find()
         .select_only()
         .columns([C::Day, C::Channel])
         .column_as(owner.clone(), "owner")
         .columns([C::Kind, C::FromStage, C::ToStage, C::Tag, C::Currency])
-        .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
-        .column_as(Expr::cust("CAST(SUM(\"amount\") AS BIGINT)"), "amount")
-        .filter(condition)
-        .group_by(C::Day)
-        .group_by(C::Channel)
-        .group_by(owner)
-        .group_by(C::Kind)
-        .group_by(C::FromStage)
-        .group_by(C::ToStage)
-        .group_by(C::Tag)
-        .group_by(C::Currency)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .filter(condition);
+    query = if collector.detailed() {
+        query
+            .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
+            .column_as(Expr::cust("CAST(SUM(\"amount\") AS BIGINT)"), "amount")
+            .group_by(C::Day)
+            .group_by(C::Channel)
+            .group_by(owner)
+            .group_by(C::Kind)
+            .group_by(C::FromStage)
+            .group_by(C::ToStage)
+            .group_by(C::Tag)
+            .group_by(C::Currency)
+    } else {
+        query.columns([C::N, C::Amount])
+    };
+    let rows: Vec<FlowRow> = query.into_tuple().all(db).await?;
     for (day, channel, owner, kind, from_stage, to_stage, tag, currency, n, amount) in rows {
         let (Some(channel), Some(kind)) = (parse::<Channel>(&channel), FlowKind::from_key(&kind)) else { continue };
         let sig = FlowSig { kind, from: parse(&from_stage), to: parse(&to_stage), tag, currency };
@@ -172,22 +178,25 @@ pub(super) async fn read_durations(
         rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to)
             .add(C::Metric.is_in(metrics));
     let owner = owner_column(collector, C::OwnerId);
-    let rows: Vec<(NaiveDate, String, Uuid, String, String, i32, i64)> = kpi_duration::Entity::find()
+    let mut query = kpi_duration::Entity::find()
         .select_only()
         .columns([C::Day, C::Channel])
         .column_as(owner.clone(), "owner")
         .columns([C::Metric, C::Stage, C::Bucket])
-        .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
-        .filter(condition)
-        .group_by(C::Day)
-        .group_by(C::Channel)
-        .group_by(owner)
-        .group_by(C::Metric)
-        .group_by(C::Stage)
-        .group_by(C::Bucket)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .filter(condition);
+    query = if collector.detailed() {
+        query
+            .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
+            .group_by(C::Day)
+            .group_by(C::Channel)
+            .group_by(owner)
+            .group_by(C::Metric)
+            .group_by(C::Stage)
+            .group_by(C::Bucket)
+    } else {
+        query.column(C::N)
+    };
+    let rows: Vec<(NaiveDate, String, Uuid, String, String, i32, i64)> = query.into_tuple().all(db).await?;
     for (day, channel, owner, metric, stage, bucket, n) in rows {
         let (Some(channel), Some(metric), Some(stage)) =
             (parse::<Channel>(&channel), DurationMetric::from_key(&metric), parse::<Stage>(&stage))
