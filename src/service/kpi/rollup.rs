@@ -6,10 +6,13 @@
 //! deadlock; `ON CONFLICT DO UPDATE SET n = n + excluded.n` makes concurrent increments of
 //! one row add up on PostgreSQL (the second waits for the first and adds to its result).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, NaiveDate};
-use entity::{Channel, Stage, kpi_cohort, kpi_current, kpi_duration, kpi_flow, lead};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entity::{
+    Channel, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
+    kpi_flow, lead,
+};
 use sea_orm::{
     ActiveEnum,
     ActiveValue::Set,
@@ -20,7 +23,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     kpi::bucket,
-    kpi_facts::{Dims, Facts},
+    kpi_facts::{Dims, Facts, Flow},
 };
 
 /// Per day, with campaign and owner.
@@ -79,6 +82,55 @@ pub struct CohortKey {
     pub stage: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CustomerCohortKey {
+    pub grain: &'static str,
+    pub day: NaiveDate,
+    pub channel: String,
+    pub campaign_id: Uuid,
+    pub owner_id: Uuid,
+    pub currency: String,
+}
+
+/// Sums of a new-customer cohort row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CustomerSums {
+    /// Accounts whose first win it is.
+    pub accounts: i64,
+    /// Their won deals.
+    pub deals: i64,
+    /// Their won amounts, in minor units.
+    pub amount: i64,
+}
+
+/// An account's first win: when, where it is counted (the won lead's channel, campaign and
+/// owner, nil when none) and its currency. The account's later wins count there too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstWin {
+    pub at: DateTime<Utc>,
+    pub channel: String,
+    pub campaign_id: Uuid,
+    pub owner_id: Uuid,
+    pub currency: String,
+}
+
+impl From<kpi_customer::Model> for FirstWin {
+    fn from(row: kpi_customer::Model) -> Self {
+        Self {
+            at: row.first_won_at,
+            channel: row.channel,
+            campaign_id: row.campaign_id,
+            owner_id: row.owner_id,
+            currency: row.currency,
+        }
+    }
+}
+
+/// The first win of every account known to have won, as far as the caller has read them:
+/// what tells a new customer account's first win from a customer's later one.
+#[derive(Clone, Debug, Default)]
+pub struct Customers(pub HashMap<Uuid, FirstWin>);
+
 /// Additions to every rollup table, merged by key.
 #[derive(Clone, Debug, Default)]
 pub struct Deltas {
@@ -86,6 +138,11 @@ pub struct Deltas {
     pub duration: BTreeMap<DurationKey, i64>,
     pub current: BTreeMap<CurrentKey, (i64, i64)>,
     pub cohort: BTreeMap<CohortKey, (i64, i64)>,
+    /// (won deals, amount) per account and currency.
+    pub account_value: BTreeMap<(Uuid, String), (i64, i64)>,
+    /// Accounts that won for the first time (rows to insert).
+    pub customer: BTreeMap<Uuid, FirstWin>,
+    pub customer_cohort: BTreeMap<CustomerCohortKey, CustomerSums>,
 }
 
 pub fn stage_text(stage: Option<Stage>) -> String {
@@ -102,10 +159,14 @@ pub fn first_of_month(day: NaiveDate) -> NaiveDate {
 
 /// The (grain, day, campaign, owner) combinations a fact is counted under.
 fn grains(dims: &Dims) -> [(&'static str, NaiveDate, Uuid, Uuid); 3] {
+    grains_of(dims.day, dims.campaign_id.unwrap_or_default(), dims.owner_id.unwrap_or_default())
+}
+
+fn grains_of(day: NaiveDate, campaign_id: Uuid, owner_id: Uuid) -> [(&'static str, NaiveDate, Uuid, Uuid); 3] {
     [
-        (DETAIL, dims.day, dims.campaign_id.unwrap_or_default(), dims.owner_id.unwrap_or_default()),
-        (DAY, dims.day, Uuid::nil(), Uuid::nil()),
-        (MONTH, first_of_month(dims.day), Uuid::nil(), Uuid::nil()),
+        (DETAIL, day, campaign_id, owner_id),
+        (DAY, day, Uuid::nil(), Uuid::nil()),
+        (MONTH, first_of_month(day), Uuid::nil(), Uuid::nil()),
     ]
 }
 
@@ -177,6 +238,45 @@ impl Deltas {
     /// Counts `lead` as having reached `stage` for the first time.
     pub fn add_reached(&mut self, lead: &lead::Model, stage: Stage) {
         self.cohort.entry(cohort_key(lead, stage)).or_default().0 += 1;
+    }
+
+    /// Counts a won deal (`flow`, counted under `dims`, at `at`) of a lead of `account`: in
+    /// the account's value, and in the new-customer cohort of the account's first win. A
+    /// first win also makes the account a customer, in `customers` and in the rows to write.
+    pub fn add_win(&mut self, customers: &mut Customers, account: Uuid, at: DateTime<Utc>, dims: &Dims, flow: &Flow) {
+        let currency = flow.currency.clone().unwrap_or_default();
+        let value = self.account_value.entry((account, currency.clone())).or_default();
+        value.0 += 1;
+        value.1 += flow.amount;
+        let (first, new) = match customers.0.get(&account) {
+            Some(first) => (first.clone(), false),
+            None => {
+                let first = FirstWin {
+                    at,
+                    channel: channel_text(dims.channel),
+                    campaign_id: dims.campaign_id.unwrap_or_default(),
+                    owner_id: dims.owner_id.unwrap_or_default(),
+                    currency: currency.clone(),
+                };
+                customers.0.insert(account, first.clone());
+                self.customer.insert(account, first.clone());
+                (first, true)
+            }
+        };
+        for (grain, day, campaign_id, owner_id) in grains_of(first.at.date_naive(), first.campaign_id, first.owner_id) {
+            let key = CustomerCohortKey {
+                grain,
+                day,
+                channel: first.channel.clone(),
+                campaign_id,
+                owner_id,
+                currency: currency.clone(),
+            };
+            let sums = self.customer_cohort.entry(key).or_default();
+            sums.accounts += i64::from(new);
+            sums.deals += 1;
+            sums.amount += flow.amount;
+        }
     }
 
     /// Adds the deltas to the rollup tables, table by table in a fixed order, each in key
@@ -309,6 +409,82 @@ impl Deltas {
                         kpi_cohort::Column::Stage,
                     ],
                     [kpi_cohort::Column::Reached, kpi_cohort::Column::Current],
+                ))
+                .exec_without_returning(db)
+                .await?;
+        }
+        self.write_customers(db).await
+    }
+
+    /// The lifetime value tables, in the same fixed order.
+    async fn write_customers(&self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let values: Vec<_> = self
+            .account_value
+            .iter()
+            .map(|((account_id, currency), (deals, amount))| kpi_account_value::ActiveModel {
+                account_id: Set(*account_id),
+                currency: Set(currency.clone()),
+                deals: Set(*deals),
+                amount: Set(*amount),
+            })
+            .collect();
+        for chunk in values.chunks(CHUNK) {
+            kpi_account_value::Entity::insert_many(chunk.to_vec())
+                .on_conflict(adding::<kpi_account_value::Entity, _>(
+                    [kpi_account_value::Column::AccountId, kpi_account_value::Column::Currency],
+                    [kpi_account_value::Column::Deals, kpi_account_value::Column::Amount],
+                ))
+                .exec_without_returning(db)
+                .await?;
+        }
+        // Plain inserts: an account becomes a customer once (its wins are appended one at a
+        // time, see `kpi::append`), so a second row for it would be a bug worth failing on.
+        let customers: Vec<_> = self
+            .customer
+            .iter()
+            .map(|(account_id, first)| kpi_customer::ActiveModel {
+                account_id: Set(*account_id),
+                first_won_at: Set(first.at),
+                channel: Set(first.channel.clone()),
+                campaign_id: Set(first.campaign_id),
+                owner_id: Set(first.owner_id),
+                currency: Set(first.currency.clone()),
+            })
+            .collect();
+        for chunk in customers.chunks(CHUNK) {
+            kpi_customer::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
+        }
+        let cohort: Vec<_> = self
+            .customer_cohort
+            .iter()
+            .map(|(k, sums)| kpi_customer_cohort::ActiveModel {
+                grain: Set(k.grain.to_owned()),
+                day: Set(k.day),
+                channel: Set(k.channel.clone()),
+                campaign_id: Set(k.campaign_id),
+                owner_id: Set(k.owner_id),
+                currency: Set(k.currency.clone()),
+                accounts: Set(sums.accounts),
+                deals: Set(sums.deals),
+                amount: Set(sums.amount),
+            })
+            .collect();
+        for chunk in cohort.chunks(CHUNK) {
+            kpi_customer_cohort::Entity::insert_many(chunk.to_vec())
+                .on_conflict(adding::<kpi_customer_cohort::Entity, _>(
+                    [
+                        kpi_customer_cohort::Column::Grain,
+                        kpi_customer_cohort::Column::Day,
+                        kpi_customer_cohort::Column::Channel,
+                        kpi_customer_cohort::Column::CampaignId,
+                        kpi_customer_cohort::Column::OwnerId,
+                        kpi_customer_cohort::Column::Currency,
+                    ],
+                    [
+                        kpi_customer_cohort::Column::Accounts,
+                        kpi_customer_cohort::Column::Deals,
+                        kpi_customer_cohort::Column::Amount,
+                    ],
                 ))
                 .exec_without_returning(db)
                 .await?;
