@@ -22,6 +22,7 @@ mod m20261126_000016_add_lead_event_sla_breach_index;
 mod m20261126_000017_create_kpi_rollups;
 mod m20261126_000018_seed_more_kpi_definitions;
 mod m20261126_000019_widen_lead_owner_index;
+mod m20261126_000020_create_kpi_customer_rollups;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000017_create_kpi_rollups::Migration),
             Box::new(m20261126_000018_seed_more_kpi_definitions::Migration),
             Box::new(m20261126_000019_widen_lead_owner_index::Migration),
+            Box::new(m20261126_000020_create_kpi_customer_rollups::Migration),
         ]
     }
 }

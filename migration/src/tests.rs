@@ -24,7 +24,7 @@ async fn migrations_match_entities_on_sqlite() {
     let sql = stage::Entity::find_by_id(Stage::Sql).one(&db).await.expect("query stage").expect("SQL stage");
     assert_eq!((sql.team, sql.sla_minutes, sql.win_probability_percent), (Team::Sales, Some(43_200), 35));
     assert_eq!(stage::Entity::find().count(&db).await.expect("count stages"), 7);
-    assert_eq!(entity::kpi_definition::Entity::find().count(&db).await.expect("count kpis"), 18);
+    assert_eq!(entity::kpi_definition::Entity::find().count(&db).await.expect("count kpis"), 21);
     let reason = entity::reason::Entity::find_by_id("NO_BUDGET").one(&db).await.expect("query reason");
     assert!(reason.expect("NO_BUDGET reason").active);
 

@@ -125,6 +125,20 @@ pub struct Facts {
     pub durations: Vec<Duration>,
 }
 
+impl Facts {
+    /// The won deal these facts record, if they are a move from SQL to WON: where it is
+    /// counted and its amount. WON is final (no move leaves it), so a won deal is never
+    /// taken back.
+    pub fn won(&self) -> Option<(&Dims, &Flow)> {
+        let dims = self.dims.as_ref()?;
+        let flow = self
+            .flows
+            .iter()
+            .find(|f| f.kind == FlowKind::Moved && f.from == Some(Stage::Sql) && f.to == Some(Stage::Won))?;
+        Some((dims, flow))
+    }
+}
+
 /// The first-contact details a `TOUCHPOINT` event carries in its `detail`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -266,6 +280,20 @@ mod tests {
             metrics,
             vec![(DurationMetric::TimeInStage, 90_000_000), (DurationMetric::MqlAcceptance, 90_000_000)]
         );
+    }
+
+    #[test]
+    fn only_a_move_from_sql_to_won_is_a_won_deal() {
+        let mut win = event(LeadEventKind::StageChanged);
+        (win.from_stage, win.to_stage, win.amount, win.currency_code) =
+            (Some(Stage::Sql), Some(Stage::Won), Some(150_000), Some("EUR".into()));
+        let facts_of_win = facts(&win, None);
+        let (dims, flow) = facts_of_win.won().expect("a won deal");
+        assert_eq!((dims.channel, flow.amount, flow.currency.as_deref()), (Channel::Webinar, 150_000, Some("EUR")));
+        let mut lost = win.clone();
+        lost.to_stage = Some(Stage::Lost);
+        assert!(facts(&lost, None).won().is_none());
+        assert!(facts(&event(LeadEventKind::Created), None).won().is_none());
     }
 
     #[test]

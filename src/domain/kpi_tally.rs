@@ -34,6 +34,9 @@ pub struct Tally {
     pub current: HashMap<(Stage, String), (i64, i64)>,
     /// Cohort view: (leads that reached the stage, leads in it now).
     pub cohort: HashMap<Stage, (i64, i64)>,
+    /// New customer accounts (first win in the period) per currency: (accounts counted in
+    /// the currency of their first win, their won deals to date, their won amounts to date).
+    pub customers: HashMap<String, (i64, i64, i64)>,
 }
 
 /// Whether the numbers follow moves in the period or the leads created in it.
@@ -90,6 +93,15 @@ impl KpiValue {
     }
 }
 
+/// The currency and amount of money in exactly one currency.
+fn only_currency(amounts: &BTreeMap<String, i64>) -> Option<(String, i64)> {
+    let mut all = amounts.iter();
+    match (all.next(), all.next()) {
+        (Some((currency, amount)), None) => Some((currency.clone(), *amount)),
+        _ => None,
+    }
+}
+
 fn divide_rounded(amount: i64, by: i64) -> i64 {
     (Decimal::from(amount) / Decimal::from(by))
         .round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven)
@@ -123,6 +135,35 @@ impl Tally {
             entry.0 += reached;
             entry.1 += current;
         }
+        for (currency, (accounts, deals, amount)) in &other.customers {
+            let entry = self.customers.entry(currency.clone()).or_default();
+            entry.0 += accounts;
+            entry.1 += deals;
+            entry.2 += amount;
+        }
+    }
+
+    /// Accounts whose first win falls in the period.
+    pub fn new_customer_accounts(&self) -> i64 {
+        self.customers.values().map(|(accounts, _, _)| accounts).sum()
+    }
+
+    /// What the new customer accounts have won to date, per currency.
+    fn lifetime_values(&self) -> BTreeMap<String, i64> {
+        self.customers.iter().map(|(currency, (_, _, amount))| (currency.clone(), *amount)).collect()
+    }
+
+    /// Average lifetime value ÷ customer acquisition cost, from the exact (unrounded) sums:
+    /// (lifetime values ÷ new accounts) ÷ (spend ÷ moves to WON). None unless both are in one
+    /// and the same currency and every division has something to divide by.
+    fn ltv_to_cac(&self, won: i64, spend: &BTreeMap<String, i64>) -> Option<f64> {
+        let (ltv_currency, ltv) = only_currency(&self.lifetime_values())?;
+        let (spend_currency, spend) = only_currency(spend)?;
+        let accounts = self.new_customer_accounts();
+        if ltv_currency != spend_currency || accounts == 0 || won == 0 || spend == 0 {
+            return None;
+        }
+        Some((ltv as f64 / accounts as f64) / (spend as f64 / won as f64))
     }
 
     fn flows(&self, kind: FlowKind) -> impl Iterator<Item = (&FlowSig, &(i64, i64))> {
@@ -257,6 +298,9 @@ impl Tally {
             "sla_breaches" => number(Some(self.count(FlowKind::SlaBreached) as f64)),
             "new_customers" => number(Some(won() as f64)),
             "customer_acquisition_cost" => Some(KpiValue::money_per(context.spend.clone(), won())),
+            "new_customer_accounts" => number(Some(self.new_customer_accounts() as f64)),
+            "average_lifetime_value" => Some(KpiValue::money_per(self.lifetime_values(), self.new_customer_accounts())),
+            "ltv_to_cac_ratio" => number(self.ltv_to_cac(won(), &context.spend)),
             _ => None,
         }
     }
@@ -334,4 +378,62 @@ pub fn funnel(tally: &Tally, view: View) -> Vec<StageNumbers> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(amount: i64) -> BTreeMap<String, i64> {
+        BTreeMap::from([("USD".to_owned(), amount)])
+    }
+
+    /// Two new customer accounts worth 150000 and 50000 cents, five moves to WON.
+    fn two_new_customers() -> Tally {
+        let mut tally = Tally::default();
+        tally.customers.insert("USD".to_owned(), (2, 4, 200_000));
+        let won = FlowSig {
+            kind: FlowKind::Moved,
+            from: Some(Stage::Sql),
+            to: Some(Stage::Won),
+            tag: String::new(),
+            currency: "USD".to_owned(),
+        };
+        tally.flows.insert(won, (5, 245_000));
+        tally
+    }
+
+    #[test]
+    fn average_lifetime_value_divides_by_new_customer_accounts() {
+        let tally = two_new_customers();
+        let context = Context { spend: usd(200_000), ..Context::default() };
+        let kpi = |key| tally.kpi(key, View::Period, &context).unwrap_or_default();
+        assert_eq!(kpi("new_customer_accounts").value, Some(2.0));
+        assert_eq!(kpi("average_lifetime_value").amounts, vec![(100_000, "USD".to_owned())]);
+        assert_eq!(kpi("customer_acquisition_cost").amounts, vec![(40_000, "USD".to_owned())]);
+        assert_eq!(kpi("ltv_to_cac_ratio").value, Some(2.5));
+    }
+
+    #[test]
+    fn ltv_to_cac_needs_one_currency_and_something_to_divide_by() {
+        let tally = two_new_customers();
+        let ratio = |spend| tally.kpi("ltv_to_cac_ratio", View::Period, &Context { spend, ..Context::default() });
+        assert_eq!(ratio(BTreeMap::new()).and_then(|k| k.value), None);
+        assert_eq!(ratio(usd(0)).and_then(|k| k.value), None);
+        assert_eq!(ratio(BTreeMap::from([("EUR".to_owned(), 1000)])).and_then(|k| k.value), None);
+        let mut both = usd(1000);
+        both.insert("EUR".to_owned(), 1000);
+        assert_eq!(ratio(both).and_then(|k| k.value), None);
+        let none =
+            Tally::default().kpi("ltv_to_cac_ratio", View::Period, &Context { spend: usd(1000), ..Context::default() });
+        assert_eq!(none.and_then(|k| k.value), None);
+    }
+
+    #[test]
+    fn lifetime_value_kpis_have_no_cohort_view() {
+        let tally = two_new_customers();
+        for key in ["new_customer_accounts", "average_lifetime_value", "ltv_to_cac_ratio"] {
+            assert!(tally.kpi(key, View::Cohort, &Context::default()).is_none(), "{key}");
+        }
+    }
 }

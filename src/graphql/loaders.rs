@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     error::{AppError, AppResult},
     events::LoggedEvent,
+    service::{self, account::LifetimeValue},
 };
 
 /// The loaders of one request.
@@ -23,6 +24,7 @@ pub struct Loaders {
     pub campaigns: DataLoader<ByIdLoader<campaign::Entity>, HashMapCache>,
     pub leads: DataLoader<ByIdLoader<lead::Entity>, HashMapCache>,
     pub reasons: DataLoader<ReasonLoader, HashMapCache>,
+    pub lifetime_values: DataLoader<LifetimeValueLoader, HashMapCache>,
 }
 
 impl Loaders {
@@ -42,6 +44,7 @@ impl Loaders {
             campaigns: loader(ByIdLoader::new(db)),
             leads: loader(ByIdLoader::new(db)),
             reasons: loader(ReasonLoader(db.clone())),
+            lifetime_values: loader(LifetimeValueLoader(db.clone())),
         }
     }
 }
@@ -54,6 +57,17 @@ impl Loaders {
         self.campaigns.clear::<Uuid>();
         self.leads.clear::<Uuid>();
         self.reasons.clear::<String>();
+        self.lifetime_values.clear::<Uuid>();
+    }
+
+    /// Loads, in one statement, the lifetime values a page of accounts' selection
+    /// (`edges { node { … } }`) asks for.
+    pub async fn prefetch_for_accounts(&self, ctx: &Context<'_>, accounts: &[account::Model]) -> AppResult<()> {
+        let node = ctx.look_ahead().field("edges").field("node");
+        if node.field("lifetimeValue").exists() || node.field("wonDeals").exists() {
+            self.lifetime_values.load_many(accounts.iter().map(|a| a.id)).await?;
+        }
+        Ok(())
     }
 
     /// Loads, one statement per relation, what the current connection field's selection
@@ -142,6 +156,18 @@ where
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = E::find().filter(E::id_column().is_in(keys.iter().copied())).all(&self.db).await?;
         Ok(rows.into_iter().map(|row| (E::id_of(&row), row)).collect())
+    }
+}
+
+/// Loads accounts' lifetime values (none for an account that never won).
+pub struct LifetimeValueLoader(DatabaseConnection);
+
+impl Loader<Uuid> for LifetimeValueLoader {
+    type Value = LifetimeValue;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        service::account::lifetime_values(&self.0, keys.iter().copied()).await
     }
 }
 

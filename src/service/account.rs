@@ -1,6 +1,8 @@
 //! Reading and creating accounts (companies).
 
-use entity::account;
+use std::collections::HashMap;
+
+use entity::{account, kpi_account_value};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, LikeExpr},
@@ -72,6 +74,36 @@ pub async fn list(
         .all(db)
         .await?;
     Ok(Page::from_overfetch(rows, page.first))
+}
+
+/// What an account's leads have been won for, all time: the account's lifetime value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LifetimeValue {
+    /// Moves from SQL to WON of the account's leads.
+    pub won_deals: i64,
+    /// The won amounts summed per currency, in minor units, in currency-code order.
+    pub amounts: Vec<(i64, String)>,
+}
+
+/// The lifetime value of each of `account_ids` that has won a deal, read from the rollup
+/// that every move to WON adds to (accounts that never won are left out of the map).
+pub async fn lifetime_values(
+    db: &DatabaseConnection,
+    account_ids: impl IntoIterator<Item = Uuid>,
+) -> AppResult<HashMap<Uuid, LifetimeValue>> {
+    let rows = kpi_account_value::Entity::find()
+        .filter(kpi_account_value::Column::AccountId.is_in(account_ids))
+        .order_by_asc(kpi_account_value::Column::AccountId)
+        .order_by_asc(kpi_account_value::Column::Currency)
+        .all(db)
+        .await?;
+    let mut values: HashMap<Uuid, LifetimeValue> = HashMap::new();
+    for row in rows {
+        let value = values.entry(row.account_id).or_default();
+        value.won_deals += row.deals;
+        value.amounts.push((row.amount, row.currency));
+    }
+    Ok(values)
 }
 
 /// Creates an account. A domain already in use is `DUPLICATE`.

@@ -404,3 +404,237 @@ async fn imports_and_sla_breaches_count_once_each() {
     assert_eq!(entered, 7);
     assert_rebuild_matches(&app).await;
 }
+
+/// Wins a new lead through the real mutations, owned by `rep`, for `amount` in `currency`;
+/// `extra` adds to its creation input (`accountId`, `channel`, `campaignId`).
+async fn won_lead(
+    app: &TestApp,
+    admin: &TestUser,
+    rep: &TestUser,
+    extra: Value,
+    amount: &str,
+    currency: &str,
+) -> String {
+    let id = app.create_lead(admin, &format!("won-{}@example.com", Uuid::now_v7().simple()), extra).await;
+    app.moved(admin, "qualifyLead", json!({ "leadId": id })).await;
+    app.moved(admin, "acceptLead", json!({ "leadId": id, "ownerId": rep.id.to_string() })).await;
+    app.moved(admin, "convertToSql", sample_input("convertToSql", &id)).await;
+    let won = json!({ "leadId": id, "amount": { "amount": amount, "currencyCode": currency } });
+    app.moved(admin, "closeWon", won).await;
+    id
+}
+
+/// Moves every event of a lead to `at`, as if its whole history had happened then; the
+/// rollups follow with a rebuild.
+async fn backdate(app: &TestApp, lead_id: &str, at: DateTime<Utc>) {
+    entity::lead_event::Entity::update_many()
+        .col_expr(entity::lead_event::Column::OccurredAt, Expr::value(at))
+        .filter(entity::lead_event::Column::LeadId.eq(Uuid::parse_str(lead_id).expect("uuid")))
+        .exec(&app.state.db)
+        .await
+        .expect("backdate events");
+}
+
+/// A campaign with this much spend, in minor units of USD.
+pub async fn campaign_with_spend(app: &TestApp, channel: entity::Channel, spend: i64) -> String {
+    let id = app.campaign("Spend", channel).await;
+    entity::campaign::Entity::update_many()
+        .col_expr(entity::campaign::Column::SpendAmount, Expr::value(spend))
+        .filter(entity::campaign::Column::Id.eq(Uuid::parse_str(&id).expect("uuid")))
+        .exec(&app.state.db)
+        .await
+        .expect("set spend");
+    id
+}
+
+const ACCOUNT_VALUE: &str = "query($id: ID!) { account(id: $id) { lifetimeValue { amount currencyCode } wonDeals } }";
+
+/// An account's lifetime value and won deals.
+async fn account_value(app: &TestApp, user: &TestUser, id: &str) -> (Value, Value) {
+    let data = app.data(user, ACCOUNT_VALUE, json!({ "id": id })).await;
+    (data["account"]["lifetimeValue"].clone(), data["account"]["wonDeals"].clone())
+}
+
+fn usd(amount: &str) -> Value {
+    json!({ "amount": amount, "currencyCode": "USD" })
+}
+
+/// The lifetime value KPIs: (new customer accounts, average lifetime value, customer
+/// acquisition cost, LTV:CAC).
+fn lifetime_kpis(kpis: &HashMap<String, Value>) -> (Value, Value, Value, Value) {
+    (
+        kpis["new_customer_accounts"]["value"].clone(),
+        kpis["average_lifetime_value"]["money"].clone(),
+        kpis["customer_acquisition_cost"]["money"].clone(),
+        kpis["ltv_to_cac_ratio"]["value"].clone(),
+    )
+}
+
+/// Account C first wins 700; then, in the period, A wins 1000 and 500, B wins 300, C wins
+/// 400 again and a lead without an account wins 250; after the period B wins 200 more.
+/// Campaign spend is 2000 USD. New customer accounts in the period: A and B, worth 1500 and
+/// 500 to date, so 1000 on average; five moves to WON make the acquisition cost 400, and
+/// LTV:CAC 2.5. C became a customer before the period and is not counted.
+#[tokio::test]
+async fn lifetime_value_follows_each_new_customer_account_through_its_later_wins() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let (rep_a, rep_b) = (app.user(Role::SalesRep).await, app.user(Role::SalesRep).await);
+    let campaign = campaign_with_spend(&app, entity::Channel::Event, 200_000).await;
+    let [a, b, c] = [
+        app.create_account(&admin, "Alpha", "alpha.example").await,
+        app.create_account(&admin, "Beta", "beta.example").await,
+        app.create_account(&admin, "Gamma", "gamma.example").await,
+    ];
+    let event = |account: Option<&str>| json!({ "accountId": account, "channel": "EVENT", "campaignId": campaign });
+    let webinar = |account: &str| json!({ "accountId": account, "channel": "WEBINAR" });
+    let c1 = won_lead(&app, &admin, &rep_a, webinar(&c), "700", "USD").await;
+    let from = baton::domain::time::now();
+    let mut in_period = vec![
+        won_lead(&app, &admin, &rep_a, event(Some(&a)), "1000", "USD").await,
+        won_lead(&app, &admin, &rep_a, webinar(&a), "500", "USD").await,
+        won_lead(&app, &admin, &rep_b, webinar(&b), "300", "USD").await,
+        won_lead(&app, &admin, &rep_a, event(Some(&c)), "400", "USD").await,
+    ];
+    in_period.push(won_lead(&app, &admin, &rep_a, event(None), "250", "USD").await);
+    let to = baton::domain::time::now();
+    won_lead(&app, &admin, &rep_b, event(Some(&b)), "200", "USD").await;
+
+    // Every account's value, all time, whenever its deals were won.
+    for (account, value) in [(&a, "1500.00"), (&b, "500.00"), (&c, "1100.00")] {
+        assert_eq!(account_value(&app, &admin, account).await, (json!([usd(value)]), json!(2)));
+    }
+    // Within today, so from the log's partial days.
+    let partial = kpis(&app, &rep_a, json!({ "period": period(from, to) })).await;
+    assert_eq!(lifetime_kpis(&partial), (json!(2.0), usd("1000.00"), usd("400.00"), json!(2.5)));
+    assert_eq!(partial["new_customers"]["value"], json!(5.0));
+    assert_eq!(partial["average_lifetime_value"]["value"], json!(1000.0));
+    assert_eq!(partial["ltv_to_cac_ratio"]["target"], json!(3.0));
+    assert_eq!(partial["ltv_to_cac_ratio"]["status"], "OFF_TRACK");
+    assert_eq!(partial["ltv_to_cac_ratio"]["owners"], json!(["MARKETING"]));
+    assert_eq!(partial["average_lifetime_value"]["owners"], json!(["MARKETING", "SALES"]));
+    // The whole day from the day rollups: A, B and C, 3100 over three; 2000 over seven wins.
+    let today = midnight(to.date_naive());
+    let day = kpis(&app, &rep_a, json!({ "period": period(today, today + Duration::days(1)) })).await;
+    assert_eq!(lifetime_kpis(&day).0, json!(3.0));
+    assert_eq!(lifetime_kpis(&day).1, usd("1033.33"));
+    assert_eq!(lifetime_kpis(&day).2, usd("285.71"));
+    assert_close(&lifetime_kpis(&day).3, (3100.0 / 3.0) / (2000.0 / 7.0), 1e-12, "LTV:CAC of the day");
+    assert_rebuild_matches(&app).await;
+
+    // Now spread over days: C's first win forty days ago, the period's wins five days ago,
+    // B's last win today; the rollups rebuilt from the log as it now reads.
+    let now = baton::domain::time::now();
+    backdate(&app, &c1, now - Duration::days(40)).await;
+    for id in &in_period {
+        backdate(&app, id, now - Duration::days(5)).await;
+    }
+    baton::service::kpi::rebuild::rebuild(&app.state.db).await.expect("rebuild");
+    let last_ten_days = period(today - Duration::days(10), today);
+    let whole = kpis(&app, &rep_a, json!({ "period": last_ten_days })).await;
+    assert_eq!(lifetime_kpis(&whole), (json!(2.0), usd("1000.00"), usd("400.00"), json!(2.5)));
+    // By channel: the first won lead's channel decides, and A's value keeps its WEBINAR deal.
+    let events = kpis(&app, &rep_a, json!({ "period": last_ten_days, "filter": { "channels": ["EVENT"] } })).await;
+    assert_eq!(lifetime_kpis(&events), (json!(1.0), usd("1500.00"), usd("666.67"), json!(2.25)));
+    // By owner: the first won lead's owner; spend is not split by owner.
+    let owner = json!({ "ownerIds": [rep_b.id.to_string()] });
+    let b_only = kpis(&app, &rep_a, json!({ "period": last_ten_days, "filter": owner })).await;
+    assert_eq!(lifetime_kpis(&b_only), (json!(1.0), usd("500.00"), usd("2000.00"), json!(0.25)));
+    let team = kpis(&app, &rep_a, json!({ "period": last_ten_days, "filter": { "team": "SALES" } })).await;
+    assert_eq!(lifetime_kpis(&team), lifetime_kpis(&whole));
+    let by_channel = kpis(&app, &rep_a, json!({ "period": last_ten_days, "groupBy": ["CHANNEL"] })).await;
+    let points: Vec<_> = by_channel["average_lifetime_value"]["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| (p["group"]["channel"].clone(), p["value"].clone()))
+        .collect();
+    assert_eq!(points, [(json!("EVENT"), json!(1500.0)), (json!("WEBINAR"), json!(500.0))]);
+    let ratios: Vec<_> =
+        by_channel["ltv_to_cac_ratio"]["series"].as_array().into_iter().flatten().map(|p| p["value"].clone()).collect();
+    // WEBINAR has no campaign spend, so no acquisition cost to divide by.
+    assert_eq!(ratios, [json!(2.25), Value::Null]);
+
+    // Sixty days by month, whole months from the month rollups: C is back, in its own month.
+    let sixty = json!({ "period": period(today - Duration::days(60), today), "groupBy": ["MONTH"] });
+    let months = kpis(&app, &rep_a, sixty).await;
+    assert_eq!(lifetime_kpis(&months).0, json!(3.0));
+    assert_eq!(lifetime_kpis(&months).1, usd("1033.33"));
+    assert_close(&lifetime_kpis(&months).3, (3100.0 / 3.0) / (2000.0 / 6.0), 1e-12, "LTV:CAC of sixty days");
+    let month_of = |at: DateTime<Utc>| midnight(at.date_naive().with_day(1).expect("first")).to_rfc3339();
+    let series: HashMap<String, (Value, Value)> = months["new_customer_accounts"]["series"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .zip(months["average_lifetime_value"]["series"].as_array().into_iter().flatten())
+        .map(|(count, ltv)| {
+            let start = crate::helpers::time(&count["group"]["periodStart"]).to_rfc3339();
+            (start, (count["value"].clone(), ltv["value"].clone()))
+        })
+        .collect();
+    assert_eq!(series[&month_of(now - Duration::days(40))], (json!(1.0), json!(1100.0)));
+    assert_eq!(series[&month_of(now - Duration::days(5))], (json!(2.0), json!(1000.0)));
+    assert_rebuild_matches(&app).await;
+}
+
+#[tokio::test]
+async fn lifetime_value_keeps_currencies_apart_and_leaves_leads_without_an_account_out() {
+    let app = TestApp::spawn().await;
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    let viewer = app.user(Role::Viewer).await;
+    let account = app.create_account(&admin, "Delta", "delta.example").await;
+    assert_eq!(account_value(&app, &viewer, &account).await, (json!([]), json!(0)));
+    won_lead(&app, &admin, &rep, json!({ "accountId": account }), "100", "USD").await;
+    won_lead(&app, &admin, &rep, json!({ "accountId": account }), "90", "EUR").await;
+    won_lead(&app, &admin, &rep, json!({}), "50", "USD").await;
+    let euros = json!({ "amount": "90.00", "currencyCode": "EUR" });
+    assert_eq!(account_value(&app, &viewer, &account).await, (json!([euros, usd("100.00")]), json!(2)));
+    let accounts = app
+        .data(
+            &viewer,
+            "{ accounts(first: 10) { edges { node { name lifetimeValue { amount } wonDeals } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(accounts["accounts"]["edges"][0]["node"]["wonDeals"], json!(2));
+
+    let kpis = kpis(&app, &viewer, json!({})).await;
+    let ltv = &kpis["average_lifetime_value"];
+    assert_eq!((ltv["value"].clone(), ltv["money"].clone()), (Value::Null, Value::Null));
+    assert_eq!(ltv["amounts"], json!([euros, usd("100.00")]));
+    assert_eq!(kpis["new_customer_accounts"]["value"], json!(1.0));
+    assert_eq!(kpis["new_customers"]["value"], json!(3.0));
+    assert_eq!(kpis["ltv_to_cac_ratio"]["value"], Value::Null);
+    assert_eq!(kpis["ltv_to_cac_ratio"]["status"], Value::Null);
+    assert_rebuild_matches(&app).await;
+}
+
+#[tokio::test]
+async fn concurrent_first_wins_of_one_account_make_one_new_customer() {
+    let app = Arc::new(TestApp::spawn().await);
+    let admin = app.user(Role::Admin).await;
+    let rep = app.user(Role::SalesRep).await;
+    let account = app.create_account(&admin, "Epsilon", "epsilon.example").await;
+    let mut requests = Vec::new();
+    for i in 0..6 {
+        let email = format!("rush-{i}-{}@example.com", Uuid::now_v7().simple());
+        let id = app.create_lead(&admin, &email, json!({ "accountId": account })).await;
+        for name in ["qualifyLead", "acceptLead", "convertToSql"] {
+            let mut input = sample_input(name, &id);
+            if name == "acceptLead" {
+                input["ownerId"] = json!(rep.id.to_string());
+            }
+            app.moved(&admin, name, input).await;
+        }
+        requests.push((admin.clone(), "closeWon", json!({ "leadId": id, "amount": usd("100") })));
+    }
+    for result in app.all_at_once(requests).await {
+        result.expect("every win succeeds");
+    }
+    assert_eq!(account_value(&app, &admin, &account).await, (json!([usd("600.00")]), json!(6)));
+    let kpis = kpis(&app, &admin, json!({})).await;
+    assert_eq!(kpis["new_customer_accounts"]["value"], json!(1.0));
+    assert_eq!(kpis["average_lifetime_value"]["money"], usd("600.00"));
+    assert_rebuild_matches(&app).await;
+}

@@ -1,12 +1,16 @@
 //! Random histories through the real mutations, then every KPI and funnel number checked
 //! against a brute-force recomputation straight from the `lead_event` rows (and the lead
 //! table for "now" numbers): counts and rates equal, quantiles within the histogram's
-//! bound. And `kpi rebuild` must reproduce the incrementally kept rollups row for row.
+//! bound; every account's lifetime value against its leads' wins in the log. And `kpi rebuild`
+//! must reproduce the incrementally kept rollups row for row.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{Channel, LeadEventKind, Role, Stage, kpi_cohort, kpi_current, kpi_duration, kpi_flow, lead, lead_event};
+use entity::{
+    Channel, LeadEventKind, Role, Stage, campaign, kpi_account_value, kpi_cohort, kpi_current, kpi_customer,
+    kpi_customer_cohort, kpi_duration, kpi_flow, lead, lead_event,
+};
 use proptest::{prelude::*, test_runner::TestRunner};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
@@ -14,7 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{TestApp, TestUser, sample_input},
-    kpi::{age, funnel, kpis, period},
+    kpi::{age, campaign_with_spend, funnel, kpis, period},
 };
 
 /// Every rollup row with something in it, in a stable order.
@@ -29,6 +33,12 @@ async fn rollup_rows(app: &TestApp) -> Vec<String> {
     rows.extend(current.into_iter().filter(|r| (r.n, r.amount) != (0, 0)).map(|r| format!("{r:?}")));
     let cohort = kpi_cohort::Entity::find().all(db).await.expect("cohort");
     rows.extend(cohort.into_iter().filter(|r| (r.reached, r.current) != (0, 0)).map(|r| format!("{r:?}")));
+    let values = kpi_account_value::Entity::find().all(db).await.expect("account values");
+    rows.extend(values.into_iter().map(|r| format!("{r:?}")));
+    let customers = kpi_customer::Entity::find().all(db).await.expect("customers");
+    rows.extend(customers.into_iter().map(|r| format!("{r:?}")));
+    let customer_cohort = kpi_customer_cohort::Entity::find().all(db).await.expect("customer cohort");
+    rows.extend(customer_cohort.into_iter().map(|r| format!("{r:?}")));
     rows.sort();
     rows
 }
@@ -51,7 +61,16 @@ struct Brute {
     events: Vec<(lead_event::Model, Option<Uuid>)>,
     /// Leads in the filter, as they are now.
     leads: Vec<lead::Model>,
+    /// Accounts whose first win (the first move to WON of any of their leads, in log order)
+    /// is in the period and filter, and what all their wins add up to, in cents.
+    new_accounts: i64,
+    lifetime_cents: i64,
+    /// Spend of the campaigns in the filter, in cents.
+    spend_cents: i64,
 }
+
+/// The first win of an account: when, and the won lead's campaign and owner.
+type FirstWin = (DateTime<Utc>, Option<Uuid>, Option<Uuid>);
 
 impl Brute {
     async fn load(
@@ -66,6 +85,11 @@ impl Brute {
             .all(&app.state.db)
             .await
             .expect("events");
+        let all_leads =
+            lead::Entity::find().filter(lead::Column::Id.is_not_null()).all(&app.state.db).await.expect("leads");
+        let account_of: HashMap<Uuid, Uuid> = all_leads.iter().filter_map(|l| Some((l.id, l.account_id?))).collect();
+        let mut first_wins: HashMap<Uuid, FirstWin> = HashMap::new();
+        let mut lifetime: HashMap<Uuid, i64> = HashMap::new();
         let mut owners: HashMap<Uuid, Option<Uuid>> = HashMap::new();
         let mut events = Vec::new();
         for event in all {
@@ -75,23 +99,48 @@ impl Brute {
             } else {
                 event.owner_id
             };
+            let won = event.from_stage == Some(Stage::Sql) && event.to_stage == Some(Stage::Won);
+            if let (true, Some(account)) = (won, account_of.get(&event.lead_id)) {
+                first_wins.entry(*account).or_insert((event.occurred_at, event.campaign_id, attributed));
+                *lifetime.entry(*account).or_default() += event.amount.unwrap_or(0);
+            }
             let in_filter =
                 campaign.is_none_or(|c| event.campaign_id == Some(c)) && owner.is_none_or(|o| attributed == Some(o));
             if in_filter && event.occurred_at >= from && event.occurred_at < to {
                 events.push((event, attributed));
             }
         }
-        let leads = lead::Entity::find()
-            .filter(lead::Column::Id.is_not_null())
+        let new: Vec<Uuid> = first_wins
+            .iter()
+            .filter(|(_, (at, first_campaign, first_owner))| {
+                *at >= from
+                    && *at < to
+                    && campaign.is_none_or(|c| *first_campaign == Some(c))
+                    && owner.is_none_or(|o| *first_owner == Some(o))
+            })
+            .map(|(account, _)| *account)
+            .collect();
+        let spend_cents = campaign::Entity::find()
             .all(&app.state.db)
             .await
-            .expect("leads")
+            .expect("campaigns")
+            .iter()
+            .filter(|c| campaign.is_none_or(|id| c.id == id))
+            .map(|c| c.spend_amount)
+            .sum();
+        let leads = all_leads
             .into_iter()
             .filter(|l| {
                 campaign.is_none_or(|c| l.campaign_id == Some(c)) && owner.is_none_or(|o| l.owner_id == Some(o))
             })
             .collect();
-        Self { events, leads }
+        Self {
+            events,
+            leads,
+            new_accounts: new.len() as i64,
+            lifetime_cents: new.iter().map(|account| lifetime[account]).sum(),
+            spend_cents,
+        }
     }
 
     fn moves(&self, from: &[Stage], to: &[Stage]) -> i64 {
@@ -197,6 +246,26 @@ impl Brute {
         }
         let pipeline: i64 = self.leads.iter().filter(|l| l.stage == Sql).filter_map(|l| l.deal_value_amount).sum();
         assert_eq!(cents("open_pipeline"), Some(pipeline), "open_pipeline {context}");
+        self.check_lifetime_value(kpis, won, context);
+    }
+
+    fn check_lifetime_value(&self, kpis: &HashMap<String, Value>, won: i64, context: &str) {
+        let accounts = self.new_accounts;
+        assert_eq!(kpis["new_customer_accounts"]["value"], json!(accounts as f64), "new accounts {context}");
+        let average = kpis["average_lifetime_value"]["money"]["amount"].clone();
+        let expected = if accounts == 0 {
+            Value::Null
+        } else {
+            let cents = divide_half_even(self.lifetime_cents, accounts);
+            json!(format!("{}.{:02}", cents / 100, cents % 100))
+        };
+        assert_eq!(average, expected, "average_lifetime_value {context}");
+        let ratio = if accounts == 0 || won == 0 || self.spend_cents == 0 {
+            Value::Null
+        } else {
+            json!((self.lifetime_cents as f64 / accounts as f64) / (self.spend_cents as f64 / won as f64))
+        };
+        assert_same(&kpis["ltv_to_cac_ratio"]["value"], &ratio, &format!("ltv_to_cac_ratio {context}"));
     }
 
     fn check_funnel(&self, stages: &HashMap<String, Value>, context: &str) {
@@ -221,6 +290,16 @@ fn assert_same(got: &Value, expected: &Value, what: &str) {
     assert!(close, "{what}: got {got}, expected {expected}");
 }
 
+/// `a ÷ b` for positive numbers, rounded half to even.
+fn divide_half_even(a: i64, b: i64) -> i64 {
+    let (quotient, remainder) = (a / b, a % b);
+    match (2 * remainder).cmp(&b) {
+        std::cmp::Ordering::Less => quotient,
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal => quotient + quotient % 2,
+    }
+}
+
 const ALL: [Stage; 7] = [Stage::Lead, Stage::Mql, Stage::Sal, Stage::Sql, Stage::Won, Stage::Lost, Stage::Disqualified];
 
 fn stage_key(stage: Stage) -> &'static str {
@@ -236,6 +315,9 @@ enum Step {
     Disqualify(usize, usize),
     Convert(usize, u32),
     Won(usize, u32),
+    /// Every move on the way to WON the lead's stage allows, for this rep and amount; so
+    /// that accounts win more than once.
+    Close(usize, usize, u32),
     Lost(usize),
     Assign(usize, usize),
     /// A call by the owner this many minutes after the lead entered its stage.
@@ -254,6 +336,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (lead.clone(), 0..3usize).prop_map(|(l, r)| Step::Disqualify(l, r)),
         2 => (lead.clone(), 1..500_000u32).prop_map(|(l, a)| Step::Convert(l, a)),
         2 => (lead.clone(), 1..500_000u32).prop_map(|(l, a)| Step::Won(l, a)),
+        6 => (lead.clone(), 0..2usize, 1..500_000u32).prop_map(|(l, r, a)| Step::Close(l, r, a)),
         1 => lead.clone().prop_map(Step::Lost),
         1 => (lead.clone(), 0..2usize).prop_map(|(l, r)| Step::Assign(l, r)),
         2 => (lead.clone(), 0..200i64).prop_map(|(l, m)| Step::Contact(l, m)),
@@ -263,12 +346,22 @@ fn step() -> impl Strategy<Value = Step> {
 
 const REASONS: [&str; 3] = ["BAD_TIMING", "NOT_A_FIT", "NO_BUDGET"];
 
-async fn play(app: &TestApp, admin: &TestUser, reps: &[TestUser; 2], campaign: &str, steps: Vec<Step>) -> Vec<String> {
+/// Plays the steps on leads of the campaign; leads belong in turn to the first account, the
+/// second, and none.
+async fn play(
+    app: &TestApp,
+    admin: &TestUser,
+    reps: &[TestUser; 2],
+    campaign: &str,
+    accounts: &[String; 2],
+    steps: Vec<Step>,
+) -> Vec<String> {
     let case = Uuid::now_v7().simple();
     let mut leads = Vec::new();
     let create = |n: usize| format!("model-{case}-{n}@example.com");
-    for n in 0..3 {
-        leads.push(app.create_lead(admin, &create(n), json!({ "campaignId": campaign, "channel": "EVENT" })).await);
+    let input = |n: usize| json!({ "campaignId": campaign, "channel": "EVENT", "accountId": accounts.get(n % 3) });
+    for n in 0..6 {
+        leads.push(app.create_lead(admin, &create(n), input(n)).await);
     }
     for step in steps {
         let pick = |i: usize| leads[i % leads.len()].clone();
@@ -278,9 +371,7 @@ async fn play(app: &TestApp, admin: &TestUser, reps: &[TestUser; 2], campaign: &
         let _ = match step {
             Step::Create => {
                 let n = leads.len();
-                leads.push(
-                    app.create_lead(admin, &create(n), json!({ "campaignId": campaign, "channel": "EVENT" })).await,
-                );
+                leads.push(app.create_lead(admin, &create(n), input(n)).await);
                 Ok(Value::Null)
             }
             Step::Qualify(l) => app.act(admin, "qualifyLead", json!({ "leadId": pick(l) })).await,
@@ -300,6 +391,13 @@ async fn play(app: &TestApp, admin: &TestUser, reps: &[TestUser; 2], campaign: &
             }
             Step::Won(l, cents) => {
                 app.act(admin, "closeWon", json!({ "leadId": pick(l), "amount": money(cents) })).await
+            }
+            Step::Close(l, r, cents) => {
+                let id = pick(l);
+                let _ = app.act(admin, "qualifyLead", json!({ "leadId": id })).await;
+                let _ = app.act(admin, "acceptLead", json!({ "leadId": id, "ownerId": reps[r].id.to_string() })).await;
+                let _ = app.act(admin, "convertToSql", sample_input("convertToSql", &id)).await;
+                app.act(admin, "closeWon", json!({ "leadId": id, "amount": money(cents) })).await
             }
             Step::Lost(l) => app.act(admin, "closeLost", sample_input("closeLost", &pick(l))).await,
             Step::Assign(l, r) => {
@@ -351,6 +449,33 @@ async fn check(app: &TestApp, viewer: &TestUser, campaign: Uuid, rep: Uuid) {
     }
 }
 
+/// Every account's lifetime value and won deals, against the moves to WON of its leads in
+/// the log.
+async fn check_accounts(app: &TestApp, viewer: &TestUser, accounts: &[String; 2]) {
+    let leads = lead::Entity::find().all(&app.state.db).await.expect("leads");
+    let wins = lead_event::Entity::find()
+        .filter(lead_event::Column::FromStage.eq(Stage::Sql))
+        .filter(lead_event::Column::ToStage.eq(Stage::Won))
+        .all(&app.state.db)
+        .await
+        .expect("wins");
+    let query = "query($id: ID!) { account(id: $id) { lifetimeValue { amount currencyCode } wonDeals } }";
+    for account in accounts {
+        let id = Uuid::parse_str(account).expect("uuid");
+        let mine: Vec<Uuid> = leads.iter().filter(|l| l.account_id == Some(id)).map(|l| l.id).collect();
+        let won: Vec<i64> = wins.iter().filter(|w| mine.contains(&w.lead_id)).filter_map(|w| w.amount).collect();
+        let cents: i64 = won.iter().sum();
+        let value = if won.is_empty() {
+            json!([])
+        } else {
+            json!([{ "amount": format!("{}.{:02}", cents / 100, cents % 100), "currencyCode": "USD" }])
+        };
+        let data = app.data(viewer, query, json!({ "id": account })).await;
+        assert_eq!(data["account"]["lifetimeValue"], value, "lifetime value of {account}");
+        assert_eq!(data["account"]["wonDeals"], json!(won.len()), "won deals of {account}");
+    }
+}
+
 /// One app for every case (a fresh PostgreSQL database per case costs a second); each case
 /// brings its own campaign, reps and leads, and the unfiltered checks cover them all.
 #[test]
@@ -364,9 +489,15 @@ fn random_histories_give_the_kpis_a_brute_force_count_of_the_log_gives() {
     let result = runner.run(&prop::collection::vec(step(), 1..30), |steps| {
         runtime.block_on(async {
             let reps = [app.user(Role::SalesRep).await, app.user(Role::SalesRep).await];
-            let campaign = app.campaign("Model campaign", Channel::Event).await;
-            play(&app, &admin, &reps, &campaign, steps).await;
+            let campaign = campaign_with_spend(&app, Channel::Event, 1_000_000).await;
+            let case = Uuid::now_v7().simple();
+            let accounts = [
+                app.create_account(&admin, "Model account", &format!("one-{case}.example")).await,
+                app.create_account(&admin, "Model account", &format!("two-{case}.example")).await,
+            ];
+            play(&app, &admin, &reps, &campaign, &accounts, steps).await;
             check(&app, &viewer, Uuid::parse_str(&campaign).expect("uuid"), reps[0].id).await;
+            check_accounts(&app, &viewer, &accounts).await;
             assert_rebuild_matches(&app).await;
         });
         Ok(())

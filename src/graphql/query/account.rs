@@ -39,6 +39,7 @@ impl AccountQuery {
         let filter = filter.unwrap_or_default().to_service()?;
         let page = PageRequest::new(first, cursor::decode_optional(cursor::ACCOUNT, after.as_deref())?)?;
         let accounts = service::account::list(&state.db, &filter, &page).await?;
+        ctx.loaders()?.prefetch_for_accounts(ctx, &accounts.items).await?;
         let items = accounts
             .items
             .into_iter()

@@ -45,7 +45,7 @@ impl KpiQuery {
         } else {
             Vec::new()
         };
-        let report = report(ctx, period, filter, view, group_by, durations).await?;
+        let report = report(ctx, period, filter, view, group_by, durations, false).await?;
         Ok(Funnel(Arc::new(report)))
     }
 
@@ -63,7 +63,7 @@ impl KpiQuery {
     ) -> Result<Vec<Kpi>> {
         let state = ctx.state()?;
         let durations = vec![DurationMetric::MqlAcceptance, DurationMetric::SpeedToLead];
-        let report = report(ctx, period, filter, view, group_by, durations).await?;
+        let report = report(ctx, period, filter, view, group_by, durations, true).await?;
         let view = report.request.view;
         let mut kpis = Vec::new();
         for definition in definitions::list(&state.db).await? {
@@ -90,6 +90,7 @@ async fn report(
     view: Option<KpiView>,
     group_by: Option<Vec<KpiGroupBy>>,
     durations: Vec<DurationMetric>,
+    customers: bool,
 ) -> Result<Report> {
     let state: &AppState = ctx.state()?;
     ctx.viewer()?;
@@ -101,5 +102,6 @@ async fn report(
         group_by.unwrap_or_default().into_iter().map(Into::into).collect(),
     )?;
     request.durations = durations;
+    request.customers = customers;
     Ok(read::report(&state.db, request).await?)
 }

@@ -63,6 +63,21 @@ impl Account {
         self.0.updated_at
     }
 
+    /// Lifetime value: the amounts the account's leads were won for (`closeWon`), all time,
+    /// summed per currency, in currency-code order; empty until the account's first win.
+    /// Like the KPIs it counts every lead of the account, also those the viewer may not see.
+    /// Leads without an account count towards no account.
+    async fn lifetime_value(&self, ctx: &Context<'_>) -> Result<Vec<Money>> {
+        let value = ctx.loaders()?.lifetime_values.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(value.amounts.iter().filter_map(|(amount, code)| Money::from_minor(Some(*amount), Some(code))).collect())
+    }
+
+    /// Deals won with the account's leads (moves from SQL to WON), all time.
+    async fn won_deals(&self, ctx: &Context<'_>) -> Result<i32> {
+        let value = ctx.loaders()?.lifetime_values.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(i32::try_from(value.won_deals).unwrap_or(i32::MAX))
+    }
+
     /// The account's leads that the viewer may see.
     #[graphql(complexity = "crate::graphql::cost::page_cost(first, child_complexity)")]
     async fn leads(

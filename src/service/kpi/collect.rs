@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{Channel, Stage, kpi_cohort, kpi_current, kpi_duration, kpi_flow, lead, lead_event};
+use entity::{
+    Channel, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
+    kpi_flow, lead, lead_event,
+};
 use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
 };
@@ -75,6 +78,15 @@ impl Collector<'_> {
             let entry = tally.cohort.entry(stage).or_default();
             entry.0 += reached;
             entry.1 += current;
+        }
+    }
+
+    fn add_customers(&mut self, key: GroupKey, currency: &str, accounts: i64, deals: i64, amount: i64) {
+        for tally in self.tallies(key, false) {
+            let entry = tally.customers.entry(currency.to_owned()).or_default();
+            entry.0 += accounts;
+            entry.1 += deals;
+            entry.2 += amount;
         }
     }
 
@@ -238,6 +250,84 @@ pub(super) async fn read_events(
         }
         for duration in facts.durations.iter().filter(|d| collector.request.durations.contains(&d.metric)) {
             collector.add_duration(key.clone(), duration.metric, duration.stage, bucket(duration.micros), 1);
+        }
+    }
+    Ok(())
+}
+
+/// New customer accounts of whole days, from their cohort rollup.
+pub(super) async fn read_customers(
+    db: &DatabaseConnection,
+    collector: &mut Collector<'_>,
+    grain: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<()> {
+    use kpi_customer_cohort::Column as C;
+    let condition =
+        rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to);
+    let owner = owner_column(collector, C::OwnerId);
+    let rows: Vec<(NaiveDate, String, Uuid, String, i64, i64, i64)> = kpi_customer_cohort::Entity::find()
+        .select_only()
+        .columns([C::Day, C::Channel])
+        .column_as(owner.clone(), "owner")
+        .column(C::Currency)
+        .column_as(Expr::cust("CAST(SUM(\"accounts\") AS BIGINT)"), "accounts")
+        .column_as(Expr::cust("CAST(SUM(\"deals\") AS BIGINT)"), "deals")
+        .column_as(Expr::cust("CAST(SUM(\"amount\") AS BIGINT)"), "amount")
+        .filter(condition)
+        .group_by(C::Day)
+        .group_by(C::Channel)
+        .group_by(owner)
+        .group_by(C::Currency)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (day, channel, owner, currency, accounts, deals, amount) in rows {
+        let Some(channel) = parse::<Channel>(&channel) else { continue };
+        let key = collector.key(Some(day), channel, owner);
+        collector.add_customers(key, &currency, accounts, deals, amount);
+    }
+    Ok(())
+}
+
+/// New customer accounts of a partial day: the accounts whose first win falls in it, with
+/// their lifetime value, as the cohort rollup would have counted them.
+pub(super) async fn read_new_customers(
+    db: &DatabaseConnection,
+    collector: &mut Collector<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<()> {
+    let customers: Vec<kpi_customer::Model> = kpi_customer::Entity::find()
+        .filter(kpi_customer::Column::FirstWonAt.gte(from))
+        .filter(kpi_customer::Column::FirstWonAt.lt(to))
+        .all(db)
+        .await?;
+    let customers: Vec<(kpi_customer::Model, Channel)> = customers
+        .into_iter()
+        .filter_map(|c| parse::<Channel>(&c.channel).map(|channel| (c, channel)))
+        .filter(|(c, channel)| {
+            collector.channel_allowed(*channel)
+                && collector.campaign_allowed(Some(c.campaign_id).filter(|id| !id.is_nil()))
+                && collector.owner_allowed(Some(c.owner_id).filter(|id| !id.is_nil()))
+        })
+        .collect();
+    for chunk in customers.chunks(500) {
+        let values = kpi_account_value::Entity::find()
+            .filter(kpi_account_value::Column::AccountId.is_in(chunk.iter().map(|(c, _)| c.account_id)))
+            .all(db)
+            .await?;
+        let mut by_account: BTreeMap<Uuid, Vec<kpi_account_value::Model>> = BTreeMap::new();
+        for value in values {
+            by_account.entry(value.account_id).or_default().push(value);
+        }
+        for (customer, channel) in chunk {
+            let key = collector.key(Some(customer.first_won_at.date_naive()), *channel, customer.owner_id);
+            collector.add_customers(key.clone(), &customer.currency, 1, 0, 0);
+            for value in by_account.remove(&customer.account_id).into_iter().flatten() {
+                collector.add_customers(key.clone(), &value.currency, 0, value.deals, value.amount);
+            }
         }
     }
     Ok(())

@@ -8,16 +8,17 @@ pub mod rebuild;
 pub mod rollup;
 mod source;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use entity::{LeadEventKind, Stage, lead, lead_event};
+use entity::{LeadEventKind, Stage, account, kpi_customer, lead, lead_event};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TryIntoModel,
-    sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
+    sea_query::{LockType, OnConflict},
 };
 use uuid::Uuid;
 
-use self::rollup::Deltas;
+use self::rollup::{Customers, Deltas, FirstWin};
 use crate::domain::kpi_facts::{KpiEvent, facts};
 
 /// A change to one lead: the lead before (none when it is new) and after, and the events
@@ -50,6 +51,7 @@ pub async fn append(
         return Ok(0);
     }
     let ids: Vec<Uuid> = events.iter().filter_map(|e| e.id.try_as_ref().copied()).collect();
+    let mut customers = locked_customers(db, changes).await?;
     let inserted: HashSet<Uuid> = match on_duplicate {
         OnDuplicate::Fail => {
             lead_event::Entity::insert_many(events).exec_without_returning(db).await?;
@@ -81,7 +83,11 @@ pub async fn append(
                 continue;
             }
             let event = kpi_event(event)?;
-            deltas.add_facts(&facts(&event, owner));
+            let event_facts = facts(&event, owner);
+            deltas.add_facts(&event_facts);
+            if let (Some(account), Some((dims, flow))) = (change.after.account_id, event_facts.won()) {
+                deltas.add_win(&mut customers, account, event.occurred_at, dims, flow);
+            }
             owner = event.owner_id;
             match (event.kind, event.to_stage) {
                 (LeadEventKind::Created, _) => deltas.add_reached(change.after, Stage::Lead),
@@ -98,6 +104,42 @@ pub async fn append(
     }
     deltas.write(db).await?;
     Ok(inserted.len() as u64)
+}
+
+/// Locks the accounts whose leads these changes win, before their events are appended,
+/// and reads which of them are customers already. The lock (`FOR NO KEY UPDATE` on
+/// PostgreSQL, which still lets leads be created for the account; SQLite's immediate
+/// transaction holds the write lock already) appends the wins of one account one after
+/// another, so the account's first win in the log is the one its rollups count as first,
+/// just as the rebuild reads them.
+async fn locked_customers(db: &impl ConnectionTrait, changes: &[LeadChange<'_>]) -> Result<Customers, DbErr> {
+    let mut accounts = BTreeSet::new();
+    for change in changes {
+        let Some(account) = change.after.account_id else { continue };
+        let into_won = change.events.iter().filter(|e| e.to_stage.try_as_ref() == Some(&Some(Stage::Won)));
+        for event in into_won {
+            if facts(&kpi_event(event)?, None).won().is_some() {
+                accounts.insert(account);
+            }
+        }
+    }
+    if accounts.is_empty() {
+        return Ok(Customers::default());
+    }
+    account::Entity::find()
+        .select_only()
+        .column(account::Column::Id)
+        .filter(account::Column::Id.is_in(accounts.iter().copied()))
+        .order_by_asc(account::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    let known = kpi_customer::Entity::find()
+        .filter(kpi_customer::Column::AccountId.is_in(accounts.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(Customers(known.into_iter().map(|row| (row.account_id, FirstWin::from(row))).collect()))
 }
 
 /// The stages each changed lead had already entered by a move before these events.

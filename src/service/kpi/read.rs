@@ -10,7 +10,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use uuid::Uuid;
 
 use super::{
-    collect::{Collector, read_cohort, read_created, read_current, read_durations, read_events, read_flows},
+    collect::{
+        Collector, read_cohort, read_created, read_current, read_customers, read_durations, read_events, read_flows,
+        read_new_customers,
+    },
     rollup::{DAY, DETAIL, MONTH, first_of_month},
 };
 use crate::{
@@ -54,6 +57,8 @@ pub struct KpiRequest {
     pub group_by: Vec<GroupBy>,
     /// The duration histograms the answer needs (they are the bulk of the rows read).
     pub durations: Vec<DurationMetric>,
+    /// Whether the answer needs the new customer accounts and their lifetime value.
+    pub customers: bool,
 }
 
 impl KpiRequest {
@@ -84,7 +89,7 @@ impl KpiRequest {
                 return Err(AppError::bad_input("groupBy", "the cohort view cannot be grouped by owner"));
             }
         }
-        Ok(Self { from, to, view, filter, group_by, durations: DurationMetric::ALL.to_vec() })
+        Ok(Self { from, to, view, filter, group_by, durations: DurationMetric::ALL.to_vec(), customers: true })
     }
 
     pub(super) fn by(&self, dimension: GroupBy) -> bool {
@@ -213,10 +218,16 @@ pub async fn report(db: &DatabaseConnection, request: KpiRequest) -> AppResult<R
                     if !request.durations.is_empty() {
                         read_durations(db, &mut collector, grain, from, to).await?;
                     }
+                    if request.customers {
+                        read_customers(db, &mut collector, grain, from, to).await?;
+                    }
                 }
             }
             for (from, to) in &segments.partial {
                 read_events(db, &mut collector, *from, *to).await?;
+                if request.customers {
+                    read_new_customers(db, &mut collector, *from, *to).await?;
+                }
             }
             read_current(db, &mut collector).await?;
         }

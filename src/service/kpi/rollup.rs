@@ -6,10 +6,13 @@
 //! deadlock; `ON CONFLICT DO UPDATE SET n = n + excluded.n` makes concurrent increments of
 //! one row add up on PostgreSQL (the second waits for the first and adds to its result).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, NaiveDate};
-use entity::{Channel, Stage, kpi_cohort, kpi_current, kpi_duration, kpi_flow, lead};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entity::{
+    Channel, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
+    kpi_flow, lead,
+};
 use sea_orm::{
     ActiveEnum, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel,
     sea_query::{Expr, OnConflict},
@@ -20,7 +23,7 @@ use crate::{
     db::bulk_insert::Inserts,
     domain::{
         kpi::bucket,
-        kpi_facts::{Dims, Facts},
+        kpi_facts::{Dims, Facts, Flow},
     },
 };
 
@@ -80,6 +83,55 @@ pub struct CohortKey {
     pub stage: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CustomerCohortKey {
+    pub grain: &'static str,
+    pub day: NaiveDate,
+    pub channel: String,
+    pub campaign_id: Uuid,
+    pub owner_id: Uuid,
+    pub currency: String,
+}
+
+/// Sums of a new-customer cohort row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CustomerSums {
+    /// Accounts whose first win it is.
+    pub accounts: i64,
+    /// Their won deals.
+    pub deals: i64,
+    /// Their won amounts, in minor units.
+    pub amount: i64,
+}
+
+/// An account's first win: when, where it is counted (the won lead's channel, campaign and
+/// owner, nil when none) and its currency. The account's later wins count there too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstWin {
+    pub at: DateTime<Utc>,
+    pub channel: String,
+    pub campaign_id: Uuid,
+    pub owner_id: Uuid,
+    pub currency: String,
+}
+
+impl From<kpi_customer::Model> for FirstWin {
+    fn from(row: kpi_customer::Model) -> Self {
+        Self {
+            at: row.first_won_at,
+            channel: row.channel,
+            campaign_id: row.campaign_id,
+            owner_id: row.owner_id,
+            currency: row.currency,
+        }
+    }
+}
+
+/// The first win of every account known to have won, as far as the caller has read them:
+/// what tells a new customer account's first win from a customer's later one.
+#[derive(Clone, Debug, Default)]
+pub struct Customers(pub HashMap<Uuid, FirstWin>);
+
 /// Additions to every rollup table, merged by key.
 #[derive(Clone, Debug, Default)]
 pub struct Deltas {
@@ -87,6 +139,11 @@ pub struct Deltas {
     pub duration: BTreeMap<DurationKey, i64>,
     pub current: BTreeMap<CurrentKey, (i64, i64)>,
     pub cohort: BTreeMap<CohortKey, (i64, i64)>,
+    /// (won deals, amount) per account and currency.
+    pub account_value: BTreeMap<(Uuid, String), (i64, i64)>,
+    /// Accounts that won for the first time (rows to insert).
+    pub customer: BTreeMap<Uuid, FirstWin>,
+    pub customer_cohort: BTreeMap<CustomerCohortKey, CustomerSums>,
 }
 
 pub fn stage_text(stage: Option<Stage>) -> String {
@@ -103,10 +160,14 @@ pub fn first_of_month(day: NaiveDate) -> NaiveDate {
 
 /// The (grain, day, campaign, owner) combinations a fact is counted under.
 fn grains(dims: &Dims) -> [(&'static str, NaiveDate, Uuid, Uuid); 3] {
+    grains_of(dims.day, dims.campaign_id.unwrap_or_default(), dims.owner_id.unwrap_or_default())
+}
+
+fn grains_of(day: NaiveDate, campaign_id: Uuid, owner_id: Uuid) -> [(&'static str, NaiveDate, Uuid, Uuid); 3] {
     [
-        (DETAIL, dims.day, dims.campaign_id.unwrap_or_default(), dims.owner_id.unwrap_or_default()),
-        (DAY, dims.day, Uuid::nil(), Uuid::nil()),
-        (MONTH, first_of_month(dims.day), Uuid::nil(), Uuid::nil()),
+        (DETAIL, day, campaign_id, owner_id),
+        (DAY, day, Uuid::nil(), Uuid::nil()),
+        (MONTH, first_of_month(day), Uuid::nil(), Uuid::nil()),
     ]
 }
 
@@ -180,6 +241,45 @@ impl Deltas {
         self.cohort.entry(cohort_key(lead, stage)).or_default().0 += 1;
     }
 
+    /// Counts a won deal (`flow`, counted under `dims`, at `at`) of a lead of `account`: in
+    /// the account's value, and in the new-customer cohort of the account's first win. A
+    /// first win also makes the account a customer, in `customers` and in the rows to write.
+    pub fn add_win(&mut self, customers: &mut Customers, account: Uuid, at: DateTime<Utc>, dims: &Dims, flow: &Flow) {
+        let currency = flow.currency.clone().unwrap_or_default();
+        let value = self.account_value.entry((account, currency.clone())).or_default();
+        value.0 += 1;
+        value.1 += flow.amount;
+        let (first, new) = match customers.0.get(&account) {
+            Some(first) => (first.clone(), false),
+            None => {
+                let first = FirstWin {
+                    at,
+                    channel: channel_text(dims.channel),
+                    campaign_id: dims.campaign_id.unwrap_or_default(),
+                    owner_id: dims.owner_id.unwrap_or_default(),
+                    currency: currency.clone(),
+                };
+                customers.0.insert(account, first.clone());
+                self.customer.insert(account, first.clone());
+                (first, true)
+            }
+        };
+        for (grain, day, campaign_id, owner_id) in grains_of(first.at.date_naive(), first.campaign_id, first.owner_id) {
+            let key = CustomerCohortKey {
+                grain,
+                day,
+                channel: first.channel.clone(),
+                campaign_id,
+                owner_id,
+                currency: currency.clone(),
+            };
+            let sums = self.customer_cohort.entry(key).or_default();
+            sums.accounts += i64::from(new);
+            sums.deals += 1;
+            sums.amount += flow.amount;
+        }
+    }
+
     /// The rows the deltas add up to, table by table, each in key order. Zero deltas are
     /// left out.
     pub fn rows(&self) -> Rows {
@@ -247,6 +347,43 @@ impl Deltas {
                     current: *current,
                 })
                 .collect(),
+            account_value: self
+                .account_value
+                .iter()
+                .map(|((account_id, currency), (deals, amount))| kpi_account_value::Model {
+                    account_id: *account_id,
+                    currency: currency.clone(),
+                    deals: *deals,
+                    amount: *amount,
+                })
+                .collect(),
+            customer: self
+                .customer
+                .iter()
+                .map(|(account_id, first)| kpi_customer::Model {
+                    account_id: *account_id,
+                    first_won_at: first.at,
+                    channel: first.channel.clone(),
+                    campaign_id: first.campaign_id,
+                    owner_id: first.owner_id,
+                    currency: first.currency.clone(),
+                })
+                .collect(),
+            customer_cohort: self
+                .customer_cohort
+                .iter()
+                .map(|(k, sums)| kpi_customer_cohort::Model {
+                    grain: k.grain.to_owned(),
+                    day: k.day,
+                    channel: k.channel.clone(),
+                    campaign_id: k.campaign_id,
+                    owner_id: k.owner_id,
+                    currency: k.currency.clone(),
+                    accounts: sums.accounts,
+                    deals: sums.deals,
+                    amount: sums.amount,
+                })
+                .collect(),
         }
     }
 
@@ -285,6 +422,30 @@ impl Deltas {
             let key = [C::Day, C::Channel, C::CampaignId, C::Stage];
             upsert::<kpi_cohort::Entity, _, _>(db, rows.cohort, key, [C::Reached, C::Current]).await?;
         }
+        {
+            use kpi_account_value::Column as C;
+            upsert::<kpi_account_value::Entity, _, _>(
+                db,
+                rows.account_value,
+                [C::AccountId, C::Currency],
+                [C::Deals, C::Amount],
+            )
+            .await?;
+        }
+        // Plain inserts: an account becomes a customer once (its wins are appended one at a
+        // time, see `kpi::append`), so a second row for it would be a bug worth failing on.
+        Inserts::new(db.get_database_backend()).insert(db, &rows.customer).await?;
+        {
+            use kpi_customer_cohort::Column as C;
+            let key = [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId, C::Currency];
+            upsert::<kpi_customer_cohort::Entity, _, _>(
+                db,
+                rows.customer_cohort,
+                key,
+                [C::Accounts, C::Deals, C::Amount],
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -296,7 +457,10 @@ impl Deltas {
         inserts.insert(db, &rows.flow).await?;
         inserts.insert(db, &rows.duration).await?;
         inserts.insert(db, &rows.current).await?;
-        inserts.insert(db, &rows.cohort).await
+        inserts.insert(db, &rows.cohort).await?;
+        inserts.insert(db, &rows.account_value).await?;
+        inserts.insert(db, &rows.customer).await?;
+        inserts.insert(db, &rows.customer_cohort).await
     }
 }
 
@@ -307,6 +471,9 @@ pub struct Rows {
     pub duration: Vec<kpi_duration::Model>,
     pub current: Vec<kpi_current::Model>,
     pub cohort: Vec<kpi_cohort::Model>,
+    pub account_value: Vec<kpi_account_value::Model>,
+    pub customer: Vec<kpi_customer::Model>,
+    pub customer_cohort: Vec<kpi_customer_cohort::Model>,
 }
 
 /// Adds `rows` to what the table holds: `INSERT … ON CONFLICT (key) DO UPDATE SET c =
