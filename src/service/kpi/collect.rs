@@ -8,7 +8,8 @@ use entity::{
     kpi_flow, lead, lead_event,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ActiveEnum, ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -23,7 +24,7 @@ use crate::{
         kpi_facts::{DurationMetric, FlowKind, facts},
         kpi_tally::{FlowSig, Tally},
     },
-    error::AppResult,
+    error::{AppError, AppResult},
 };
 
 /// Collects what the request counts.
@@ -108,9 +109,6 @@ impl Collector<'_> {
     }
 }
 
-/// Rows of the day and month grains are one per key already (campaign and owner are nil),
-/// so they are read as they are; summing them in SQL would only sort them. Rows of the
-/// detail grain are summed over the campaigns and owners the answer does not split by.
 fn rollup_condition<C: ColumnTrait>(
     collector: &Collector<'_>,
     grain: &str,
@@ -145,29 +143,54 @@ pub(super) async fn read_flows(
     use kpi_flow::Column as C;
     let condition =
         rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to);
+    if !collector.detailed() {
+        // One row per day: (channel, kind, from, to, tag, currency, n, amount) for each key.
+        type Packed = (String, String, String, String, String, String, i64, i64);
+        let days: Vec<(NaiveDate, String)> = kpi_flow::Entity::find()
+            .select_only()
+            .column(C::Day)
+            .column_as(
+                packed(db, &["channel", "kind", "from_stage", "to_stage", "tag", "currency", "n", "amount"]),
+                "rows",
+            )
+            .filter(condition)
+            .group_by(C::Grain)
+            .group_by(C::Day)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (day, rows) in days {
+            for (channel, kind, from_stage, to_stage, tag, currency, n, amount) in unpack::<Packed>(&rows)? {
+                let (Some(channel), Some(kind)) = (parse::<Channel>(&channel), FlowKind::from_key(&kind)) else {
+                    continue;
+                };
+                let sig = FlowSig { kind, from: parse(&from_stage), to: parse(&to_stage), tag, currency };
+                let key = collector.key(Some(day), channel, Uuid::nil());
+                collector.add_flow(key, sig, n, amount);
+            }
+        }
+        return Ok(());
+    }
     let owner = owner_column(collector, C::OwnerId);
-    let mut query = kpi_flow::Entity::find()
+    let rows: Vec<FlowRow> = kpi_flow::Entity::find()
         .select_only()
         .columns([C::Day, C::Channel])
         .column_as(owner.clone(), "owner")
         .columns([C::Kind, C::FromStage, C::ToStage, C::Tag, C::Currency])
-        .filter(condition);
-    query = if collector.detailed() {
-        query
-            .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
-            .column_as(Expr::cust("CAST(SUM(\"amount\") AS BIGINT)"), "amount")
-            .group_by(C::Day)
-            .group_by(C::Channel)
-            .group_by(owner)
-            .group_by(C::Kind)
-            .group_by(C::FromStage)
-            .group_by(C::ToStage)
-            .group_by(C::Tag)
-            .group_by(C::Currency)
-    } else {
-        query.columns([C::N, C::Amount])
-    };
-    let rows: Vec<FlowRow> = query.into_tuple().all(db).await?;
+        .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
+        .column_as(Expr::cust("CAST(SUM(\"amount\") AS BIGINT)"), "amount")
+        .filter(condition)
+        .group_by(C::Day)
+        .group_by(C::Channel)
+        .group_by(owner)
+        .group_by(C::Kind)
+        .group_by(C::FromStage)
+        .group_by(C::ToStage)
+        .group_by(C::Tag)
+        .group_by(C::Currency)
+        .into_tuple()
+        .all(db)
+        .await?;
     for (day, channel, owner, kind, from_stage, to_stage, tag, currency, n, amount) in rows {
         let (Some(channel), Some(kind)) = (parse::<Channel>(&channel), FlowKind::from_key(&kind)) else { continue };
         let sig = FlowSig { kind, from: parse(&from_stage), to: parse(&to_stage), tag, currency };
@@ -189,26 +212,48 @@ pub(super) async fn read_durations(
     let condition =
         rollup_condition(collector, grain, [C::Grain, C::Day, C::Channel, C::CampaignId, C::OwnerId], from, to)
             .add(C::Metric.is_in(metrics));
+    if !collector.detailed() {
+        // One row per metric and day: (channel, stage, bucket, n) for each bucket.
+        let days: Vec<(String, NaiveDate, String)> = kpi_duration::Entity::find()
+            .select_only()
+            .columns([C::Metric, C::Day])
+            .column_as(packed(db, &["channel", "stage", "bucket", "n"]), "rows")
+            .filter(condition)
+            .group_by(C::Grain)
+            .group_by(C::Metric)
+            .group_by(C::Day)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (metric, day, rows) in days {
+            let Some(metric) = DurationMetric::from_key(&metric) else { continue };
+            for (channel, stage, bucket, n) in unpack::<(String, String, i32, i64)>(&rows)? {
+                let (Some(channel), Some(stage)) = (parse::<Channel>(&channel), parse::<Stage>(&stage)) else {
+                    continue;
+                };
+                let key = collector.key(Some(day), channel, Uuid::nil());
+                collector.add_duration(key, metric, stage, bucket, u64::try_from(n).unwrap_or(0));
+            }
+        }
+        return Ok(());
+    }
     let owner = owner_column(collector, C::OwnerId);
-    let mut query = kpi_duration::Entity::find()
+    let rows: Vec<(NaiveDate, String, Uuid, String, String, i32, i64)> = kpi_duration::Entity::find()
         .select_only()
         .columns([C::Day, C::Channel])
         .column_as(owner.clone(), "owner")
         .columns([C::Metric, C::Stage, C::Bucket])
-        .filter(condition);
-    query = if collector.detailed() {
-        query
-            .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
-            .group_by(C::Day)
-            .group_by(C::Channel)
-            .group_by(owner)
-            .group_by(C::Metric)
-            .group_by(C::Stage)
-            .group_by(C::Bucket)
-    } else {
-        query.column(C::N)
-    };
-    let rows: Vec<(NaiveDate, String, Uuid, String, String, i32, i64)> = query.into_tuple().all(db).await?;
+        .column_as(Expr::cust("CAST(SUM(\"n\") AS BIGINT)"), "n")
+        .filter(condition)
+        .group_by(C::Day)
+        .group_by(C::Channel)
+        .group_by(owner)
+        .group_by(C::Metric)
+        .group_by(C::Stage)
+        .group_by(C::Bucket)
+        .into_tuple()
+        .all(db)
+        .await?;
     for (day, channel, owner, metric, stage, bucket, n) in rows {
         let (Some(channel), Some(metric), Some(stage)) =
             (parse::<Channel>(&channel), DurationMetric::from_key(&metric), parse::<Stage>(&stage))
@@ -457,6 +502,27 @@ pub(super) async fn read_created(
         }
     }
     Ok(())
+}
+
+/// The rows of one group as a JSON array of arrays of `columns`, aggregated in the
+/// database.
+///
+/// Rows of the day and month grains are one per key already (campaign and owner are nil),
+/// so they need no summing; but a year of them is tens of thousands of rows, and the SQLite
+/// driver hands each row from its connection thread to the caller separately, which cost
+/// more than everything else in a KPI request. Grouped by a prefix of the primary key, the
+/// database packs them without sorting, and one row per day (and metric) crosses over.
+fn packed(db: &DatabaseConnection, columns: &[&str]) -> Expr {
+    let columns = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    Expr::cust(match db.get_database_backend() {
+        DatabaseBackend::Postgres => format!("CAST(json_agg(json_build_array({columns})) AS TEXT)"),
+        _ => format!("json_group_array(json_array({columns}))"),
+    })
+}
+
+/// The rows [`packed`] into one JSON text.
+fn unpack<T: serde::de::DeserializeOwned>(rows: &str) -> AppResult<Vec<T>> {
+    serde_json::from_str(rows).map_err(AppError::internal)
 }
 
 /// The owner column when grouping by owner; otherwise the nil id, so rows of every owner
