@@ -76,6 +76,7 @@ pub async fn build_state_with(
         ws: live.ws,
         sla_sweeper,
         renderer,
+        kpi_cache: Arc::default(),
         deactivated,
         shutdown: CancellationToken::new(),
         connections: TaskTracker::new(),

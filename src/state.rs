@@ -13,7 +13,7 @@ use crate::{
     domain::scoring::ScoringRules,
     events::Events,
     graphql::subscription::render::Renderer,
-    service::{sla::Sweeper, user::Deactivated},
+    service::{kpi::cache::RollupCache, sla::Sweeper, user::Deactivated},
 };
 
 /// Shared by all requests; cheap to clone.
@@ -38,6 +38,8 @@ pub struct AppState {
     pub sla_sweeper: Arc<Sweeper>,
     /// Pushed events rendered once per query and audience, shared by their subscribers.
     pub renderer: Arc<Renderer>,
+    /// KPI counts of closed days, reused while the rollups' generation stays the same.
+    pub kpi_cache: Arc<RollupCache>,
     /// Users deactivated since they connected: their sockets are closed.
     pub deactivated: Arc<Deactivated>,
     /// Cancelled when the instance shuts down: live connections close with "going away".

@@ -86,6 +86,36 @@ pub fn quantile(histogram: &[(i32, u64)], q: f64) -> Option<f64> {
     None
 }
 
+/// Counts per bucket, kept dense: buckets are small numbers (a century is bucket 380), and
+/// adding up a year of rollup rows is most of what reading a quantile costs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Histogram(Vec<u64>);
+
+impl Histogram {
+    /// Counts `n` more values in `bucket` (negative buckets count as bucket 0).
+    pub fn add(&mut self, bucket: i32, n: u64) {
+        let index = usize::try_from(bucket).unwrap_or(0);
+        if index >= self.0.len() {
+            self.0.resize(index + 1, 0);
+        }
+        self.0[index] += n;
+    }
+
+    pub fn merge(&mut self, other: &Self) {
+        if other.0.len() > self.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            *mine += theirs;
+        }
+    }
+
+    /// (bucket, count) of every bucket holding something, in bucket order.
+    pub fn counts(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        self.0.iter().enumerate().filter(|(_, n)| **n > 0).map(|(b, n)| (i32::try_from(b).unwrap_or(i32::MAX), *n))
+    }
+}
+
 /// A ratio, or none when there is nothing to divide by.
 pub fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole != 0).then(|| part as f64 / whole as f64)
@@ -148,6 +178,19 @@ mod tests {
         assert_eq!(quantile(&histogram, 0.9), Some(bucket_value(bucket(1_000_000))));
         assert_eq!(quantile(&histogram, 0.1), Some(0.0));
         assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn histograms_add_and_merge_by_bucket() {
+        let mut a = Histogram::default();
+        a.add(3, 2);
+        a.add(0, 1);
+        let mut b = Histogram::default();
+        b.add(7, 4);
+        b.add(3, 1);
+        a.merge(&b);
+        assert_eq!(a.counts().collect::<Vec<_>>(), [(0, 1), (3, 3), (7, 4)]);
+        assert_eq!(Histogram::default().counts().count(), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use rust_decimal::{Decimal, RoundingStrategy, prelude::ToPrimitive};
 
 use super::{
     funnel::STAGES,
-    kpi::{quantile, ratio},
+    kpi::{Histogram, quantile, ratio},
     kpi_facts::{DurationMetric, FlowKind, WITHIN_SLA},
     money::to_major_units,
 };
@@ -29,7 +29,7 @@ pub struct Tally {
     /// (count, amount in minor units) per flow.
     pub flows: HashMap<FlowSig, (i64, i64)>,
     /// Histogram (bucket → count) per metric and stage.
-    pub durations: HashMap<(DurationMetric, Stage), BTreeMap<i32, u64>>,
+    pub durations: HashMap<(DurationMetric, Stage), Histogram>,
     /// Leads in each stage now: (count, deal value sum) per stage and currency.
     pub current: HashMap<(Stage, String), (i64, i64)>,
     /// Cohort view: (leads that reached the stage, leads in it now).
@@ -120,10 +120,7 @@ impl Tally {
             entry.1 += amount;
         }
         for (key, histogram) in &other.durations {
-            let mine = self.durations.entry(*key).or_default();
-            for (bucket, n) in histogram {
-                *mine.entry(*bucket).or_default() += n;
-            }
+            self.durations.entry(*key).or_default().merge(histogram);
         }
         for (key, (n, amount)) in &other.current {
             let entry = self.current.entry(key.clone()).or_default();
@@ -203,8 +200,7 @@ impl Tally {
 
     /// A quantile of a duration histogram, in minutes.
     pub fn minutes(&self, metric: DurationMetric, stage: Stage, q: f64) -> Option<f64> {
-        let histogram: Vec<(i32, u64)> =
-            self.durations.get(&(metric, stage)).map(|h| h.iter().map(|(b, n)| (*b, *n)).collect())?;
+        let histogram: Vec<(i32, u64)> = self.durations.get(&(metric, stage))?.counts().collect();
         quantile(&histogram, q).map(|micros| micros / MICROS_PER_MINUTE)
     }
 

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use entity::{Role, lead};
+use entity::{Role, Stage, lead};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -636,5 +636,38 @@ async fn concurrent_first_wins_of_one_account_make_one_new_customer() {
     let kpis = kpis(&app, &admin, json!({})).await;
     assert_eq!(kpis["new_customer_accounts"]["value"], json!(1.0));
     assert_eq!(kpis["average_lifetime_value"]["money"], usd("600.00"));
+    assert_rebuild_matches(&app).await;
+}
+
+#[tokio::test]
+async fn a_fact_recorded_for_a_closed_day_changes_the_kpis_already_read_for_it() {
+    let app = TestApp::spawn().await;
+    let (manager, rep) = (app.user(Role::SalesManager).await, app.user(Role::SalesRep).await);
+    let today = baton::domain::time::now().date_naive();
+    let entered = midnight(today - Duration::days(10)) + Duration::hours(1);
+    let id = app.lead_in_stage(&format!("late-{}@example.com", Uuid::now_v7().simple()), Stage::Sal, Some(&rep)).await;
+    age(&app, &id, entered).await;
+    // Closed days only, grouped and not: what is counted for them is kept between requests.
+    let closed = period(midnight(today - Duration::days(20)), midnight(today - Duration::days(2)));
+    let grouped = json!({ "period": closed, "groupBy": ["MONTH", "CHANNEL"] });
+    for variables in [json!({ "period": closed }), grouped.clone()] {
+        for _ in 0..2 {
+            assert_eq!(kpis(&app, &manager, variables.clone()).await["sla_breaches"]["value"], json!(0.0));
+        }
+    }
+
+    // A breach recorded as of a day in that period (a sweep that ran then) lands in it.
+    let swept = entered + Duration::hours(30);
+    assert_eq!(baton::service::sla::sweep(&app.state.db, swept).await.expect("sweep"), 1);
+    assert_eq!(kpis(&app, &manager, json!({ "period": closed })).await["sla_breaches"]["value"], json!(1.0));
+    let series = app.data(&manager, KPIS, grouped).await["kpis"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["key"] == "sla_breaches")
+        .map(|k| k["series"].clone())
+        .unwrap_or_default();
+    let breaches: f64 = series.as_array().into_iter().flatten().filter_map(|p| p["value"].as_f64()).sum();
+    assert_eq!(breaches, 1.0, "{series}");
     assert_rebuild_matches(&app).await;
 }

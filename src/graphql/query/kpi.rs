@@ -103,5 +103,5 @@ async fn report(
     )?;
     request.durations = durations;
     request.customers = customers;
-    Ok(read::report(&state.db, request).await?)
+    Ok(read::report(&state.db, &state.kpi_cache, request).await?)
 }

@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    cache::Segment,
     read::{GroupBy, GroupKey, KpiRequest},
     rollup::{ALL, DETAIL, channel_text},
     source,
@@ -62,7 +63,7 @@ impl Collector<'_> {
 
     fn add_duration(&mut self, key: GroupKey, metric: DurationMetric, stage: Stage, bucket: i32, n: u64) {
         for tally in self.tallies(key, false) {
-            *tally.durations.entry((metric, stage)).or_default().entry(bucket).or_default() += n;
+            tally.durations.entry((metric, stage)).or_default().add(bucket, n);
         }
     }
 
@@ -88,6 +89,14 @@ impl Collector<'_> {
             entry.0 += accounts;
             entry.1 += deals;
             entry.2 += amount;
+        }
+    }
+
+    /// Adds what was counted for some days on their own.
+    pub fn merge(&mut self, segment: &Segment) {
+        self.total.merge(&segment.total);
+        for (key, tally) in &segment.groups {
+            self.groups.entry(key.clone()).or_default().merge(tally);
         }
     }
 

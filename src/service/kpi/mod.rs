@@ -1,6 +1,7 @@
 //! KPIs: the one append path that keeps the rollups in step with the event log, reading
 //! KPIs and the funnel from the rollups, rebuilding them, and editing targets.
 
+pub mod cache;
 mod collect;
 pub mod definitions;
 pub mod read;
@@ -101,6 +102,9 @@ pub async fn append(
             deltas.add_lead(before, -1);
         }
         deltas.add_lead(change.after, 1);
+    }
+    if deltas.changes_days_before(crate::domain::time::now().date_naive()) {
+        cache::invalidate(db).await?;
     }
     deltas.write(db).await?;
     Ok(inserted.len() as u64)

@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use uuid::Uuid;
 
 use super::{
+    cache::{self, RollupCache, Segment, SegmentKey},
     collect::{
         Collector, read_cohort, read_created, read_current, read_customers, read_durations, read_events, read_flows,
         read_new_customers,
@@ -39,7 +40,7 @@ pub struct KpiFilter {
 }
 
 /// A dimension to split the answer by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GroupBy {
     Channel,
     Owner,
@@ -205,18 +206,35 @@ fn segments(from: DateTime<Utc>, to: DateTime<Utc>) -> Segments {
 
 /// Counts everything the request asks for.
 #[tracing::instrument(skip_all)]
-pub async fn report(db: &DatabaseConnection, request: KpiRequest) -> AppResult<Report> {
+pub async fn report(db: &DatabaseConnection, cache: &RollupCache, request: KpiRequest) -> AppResult<Report> {
     let owners = owner_scope(db, &request.filter).await?;
     let mut collector =
         Collector { request: &request, owners, total: Tally::default(), groups: BTreeMap::new(), now: BTreeMap::new() };
+    // Read before any rollup row: a late fact committed after this makes the generation
+    // stale, so what is counted below is never kept under a generation it does not match.
+    let generation = if collector.detailed() { None } else { Some(cache::generation(db).await?) };
     let segments = segments(request.from, request.to);
     match request.view {
         View::Period => {
             if let Some(days) = segments.days {
                 for (grain, from, to) in grain_ranges(&collector, days) {
-                    read_flows(db, &mut collector, grain, from, to).await?;
-                    if !request.durations.is_empty() {
-                        read_durations(db, &mut collector, grain, from, to).await?;
+                    for (from, to, closed) in split_at(from, to, cache::open_from()) {
+                        match &generation {
+                            Some(generation) if closed => {
+                                let key = SegmentKey {
+                                    generation: generation.clone(),
+                                    grain,
+                                    from,
+                                    to,
+                                    channels: request.filter.channels.clone(),
+                                    group_by: request.group_by.clone(),
+                                    durations: request.durations.clone(),
+                                };
+                                let segment = cache.segment(key, count_segment(db, &request, grain, from, to)).await?;
+                                collector.merge(&segment);
+                            }
+                            _ => read_moves(db, &mut collector, grain, from, to).await?,
+                        }
                     }
                     if request.customers {
                         read_customers(db, &mut collector, grain, from, to).await?;
@@ -262,6 +280,42 @@ pub async fn report(db: &DatabaseConnection, request: KpiRequest) -> AppResult<R
     }
     let (context, spend_by_channel) = context(db, &request.filter).await?;
     Ok(Report { request, total, groups: report_groups, context, spend_by_channel })
+}
+
+/// Flows and, when asked for, duration histograms of whole days at one grain.
+async fn read_moves(
+    db: &DatabaseConnection,
+    collector: &mut Collector<'_>,
+    grain: &'static str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<()> {
+    read_flows(db, collector, grain, from, to).await?;
+    if !collector.request.durations.is_empty() {
+        read_durations(db, collector, grain, from, to).await?;
+    }
+    Ok(())
+}
+
+/// What [`read_moves`] counts for closed days, on its own, to be kept.
+async fn count_segment(
+    db: &DatabaseConnection,
+    request: &KpiRequest,
+    grain: &'static str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> AppResult<Segment> {
+    let mut collector =
+        Collector { request, owners: None, total: Tally::default(), groups: BTreeMap::new(), now: BTreeMap::new() };
+    read_moves(db, &mut collector, grain, from, to).await?;
+    Ok(Segment { total: collector.total, groups: collector.groups })
+}
+
+/// [from, to) split at `open_from`: the closed days before it and the open ones after,
+/// each with whether it is closed.
+fn split_at(from: NaiveDate, to: NaiveDate, open_from: NaiveDate) -> Vec<(NaiveDate, NaiveDate, bool)> {
+    let split = open_from.clamp(from, to);
+    [(from, split, true), (split, to, false)].into_iter().filter(|(a, b, _)| a < b).collect()
 }
 
 /// The owners a filter by owner and team allows, or none for every owner.

@@ -118,6 +118,7 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<RebuildReport, DbErr> {
         deltas.add_win(&mut customers, *account, win.at, &win.dims, &win.flow);
     }
     deltas.write_to_empty(&txn).await?;
+    super::cache::invalidate(&txn).await?;
     txn.commit().await?;
     report.elapsed = started.elapsed();
     Ok(report)

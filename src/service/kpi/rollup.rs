@@ -280,6 +280,13 @@ impl Deltas {
         }
     }
 
+    /// Whether the deltas change the flows or durations of a day before `today` (the day
+    /// grain names every day a delta touches).
+    pub fn changes_days_before(&self, today: NaiveDate) -> bool {
+        self.flow.keys().any(|k| k.grain == DAY && k.day < today)
+            || self.duration.keys().any(|k| k.grain == DAY && k.day < today)
+    }
+
     /// The rows the deltas add up to, table by table, each in key order. Zero deltas are
     /// left out.
     pub fn rows(&self) -> Rows {
