@@ -59,6 +59,12 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     // The bulk load bypasses the append path, so the KPI rollups are computed once at the
     // end, from the log, as `baton kpi rebuild` would.
     report.rollups = crate::service::kpi::rebuild::rebuild(db).await?.elapsed;
+    // PostgreSQL plans from table statistics, which a bulk load leaves stale until
+    // autovacuum comes by; the first requests after a seed should not pay for that. (SQLite
+    // plans from its own rules unless told otherwise.)
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        db.execute_unprepared("ANALYZE").await?;
+    }
     report.elapsed = started.elapsed();
     Ok(report)
 }
