@@ -109,10 +109,14 @@ pub async fn held_back(db: &impl ConnectionTrait, after: LogCursor) -> Result<bo
     if backend != DatabaseBackend::Postgres {
         return Ok(false);
     }
+    // Rows are settled in txid order, so some row after the cursor is held back exactly when
+    // the last one is. Asked of the last row alone, this walks the index from its end and
+    // stops at once; asked as "any unsettled row", the planner scanned the whole log.
     let statement = Statement::from_sql_and_values(
         backend,
         format!(
-            "SELECT EXISTS (SELECT 1 FROM lead_event WHERE (txid, position) > ($1, $2) AND NOT ({PG_SETTLED})) AS held"
+            "SELECT NOT ({PG_SETTLED}) AS held FROM lead_event WHERE (txid, position) > ($1, $2) \
+             ORDER BY txid DESC, position DESC LIMIT 1"
         ),
         [Value::from(after.txid), Value::from(after.position)],
     );
