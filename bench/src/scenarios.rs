@@ -457,7 +457,10 @@ impl Bench {
 
     /// The reps owning SALs, with tokens, busiest first.
     async fn reps(&self) -> anyhow::Result<Vec<Rep>> {
-        let query = "{ leads(first: 100, filter: { stages: [SAL] }) { edges { node { owner { id email } } } } }";
+        // The oldest SALs: the seed spreads them over every rep, while the newest may all be
+        // the accept scenario's one rep.
+        let query = "{ leads(first: 100, filter: { stages: [SAL] }, orderBy: { field: CREATED_AT, direction: ASC }) {
+            edges { node { owner { id email } } } } }";
         let data = self.api.data(&self.admin, query, json!({})).await?;
         let mut owners: Vec<(String, String)> = nodes(&data["leads"])
             .filter_map(|node| {
@@ -466,7 +469,8 @@ impl Bench {
             .collect();
         let count = |id: &str, owners: &[(String, String)]| owners.iter().filter(|(o, _)| o == id).count();
         let all = owners.clone();
-        owners.sort_by_key(|(id, _)| std::cmp::Reverse(count(id, &all)));
+        // Busiest first; equal counts by id, so each rep's entries end up next to each other.
+        owners.sort_by(|a, b| count(&b.0, &all).cmp(&count(&a.0, &all)).then_with(|| a.0.cmp(&b.0)));
         owners.dedup();
         let mut reps = Vec::new();
         for (id, email) in owners.into_iter().take(50) {

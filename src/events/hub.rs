@@ -151,7 +151,8 @@ impl Follower {
                 return Some(Ok(event));
             }
             if self.catching_up {
-                let page = match log::read_after(&self.db, self.last, PAGE).await {
+                // Boxed: the query's future is large, and every idle follower would hold its size.
+                let page = match Box::pin(log::read_after(&self.db, self.last, PAGE)).await {
                     Ok(page) => page,
                     Err(error) => return Some(Err(error.into())),
                 };

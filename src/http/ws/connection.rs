@@ -54,7 +54,9 @@ pub async fn serve(http: HttpState, socket: WebSocket, protocol: Protocol, heade
             incoming = stream.next() => match incoming {
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     last_heard = Instant::now();
-                    let replies = connection.receive(&message.into_data()).await;
+                    // Boxed, like the other rare, deep futures below: a future is as large as the
+                    // largest one it awaits inline, and every idle socket would carry that size.
+                    let replies = Box::pin(connection.receive(&message.into_data())).await;
                     if let Some(valid_until) = connection.valid_until.take() {
                         let left = (valid_until - Utc::now()).to_std().unwrap_or_default();
                         expiry = Some(Box::pin(tokio::time::sleep(left)));
@@ -319,7 +321,7 @@ impl Following {
                     Some(Err(error)) => return Some((Pushed::Failed(error), None)),
                     Some(Ok(event)) if (following.feed.wanted)(&following.viewer, &event.event) => {
                         let Following { renderer, schema, query, viewer, .. } = &following;
-                        let payload = renderer.render(schema, query, viewer, &event).await;
+                        let payload = Box::pin(renderer.render(schema, query, viewer, &event)).await;
                         return Some((Pushed::Next(payload), Some(following)));
                     }
                     Some(Ok(_)) => {}
