@@ -119,7 +119,8 @@ impl Hub {
     }
 
     /// How many reps have a channel of their own right now.
-    pub fn rep_channels(&self) -> usize {
+    #[cfg(test)]
+    fn rep_channels(&self) -> usize {
         lock(&self.reps).len()
     }
 }

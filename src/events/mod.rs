@@ -51,11 +51,6 @@ impl Events {
         self.hub.follow(db, after, scope)
     }
 
-    /// How many reps have a channel of their own on this instance.
-    pub fn rep_channels(&self) -> usize {
-        self.hub.rep_channels()
-    }
-
     /// How often a subscriber of this instance fell too far behind and caught up from the log.
     pub fn catch_ups(&self) -> u64 {
         self.hub.catch_ups()

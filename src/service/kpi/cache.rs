@@ -1,7 +1,9 @@
 //! What was counted for closed days, kept between requests.
 //!
 //! The rollup rows of a day stop changing once the day is over, except when a fact is
-//! recorded late (a touchpoint dated days back) or the rollups are rebuilt. Both replace the
+//! recorded for a past day (events count on the day they are appended, so this takes an
+//! append dated in the past, such as a sweep run as of an earlier time) or the rollups are
+//! rebuilt. Both replace the
 //! generation setting in the same transaction. A request reads the generation before any
 //! rollup row and reuses what was counted for the same closed days, filter and grouping
 //! under the same generation, on any instance. A day counts as closed once a whole further

@@ -39,7 +39,12 @@ pub(super) struct Collector<'a> {
     pub now: BTreeMap<GroupKey, Tally>,
 }
 
-impl Collector<'_> {
+impl<'a> Collector<'a> {
+    /// Nothing counted yet, for `request` and the owners it allows (none: every owner).
+    pub fn new(request: &'a KpiRequest, owners: Option<BTreeSet<Uuid>>) -> Self {
+        Self { request, owners, total: Tally::default(), groups: BTreeMap::new(), now: BTreeMap::new() }
+    }
+
     fn key(&self, day: Option<NaiveDate>, channel: Channel, owner: Uuid) -> GroupKey {
         GroupKey {
             channel: self.request.by(GroupBy::Channel).then_some(channel),

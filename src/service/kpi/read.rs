@@ -208,17 +208,17 @@ fn segments(from: DateTime<Utc>, to: DateTime<Utc>) -> Segments {
 #[tracing::instrument(skip_all)]
 pub async fn report(db: &DatabaseConnection, cache: &RollupCache, request: KpiRequest) -> AppResult<Report> {
     let owners = owner_scope(db, &request.filter).await?;
-    let mut collector =
-        Collector { request: &request, owners, total: Tally::default(), groups: BTreeMap::new(), now: BTreeMap::new() };
+    let mut collector = Collector::new(&request, owners);
     // Read before any rollup row: a late fact committed after this makes the generation
     // stale, so what is counted below is never kept under a generation it does not match.
     let generation = if collector.detailed() { None } else { Some(cache::generation(db).await?) };
     let segments = segments(request.from, request.to);
+    let open_from = cache::open_from();
     match request.view {
         View::Period => {
             if let Some(days) = segments.days {
                 for (grain, from, to) in grain_ranges(&collector, days) {
-                    for (from, to, closed) in split_at(from, to, cache::open_from()) {
+                    for (from, to, closed) in split_at(from, to, open_from) {
                         match &generation {
                             Some(generation) if closed => {
                                 let key = SegmentKey {
@@ -305,8 +305,7 @@ async fn count_segment(
     from: NaiveDate,
     to: NaiveDate,
 ) -> AppResult<Segment> {
-    let mut collector =
-        Collector { request, owners: None, total: Tally::default(), groups: BTreeMap::new(), now: BTreeMap::new() };
+    let mut collector = Collector::new(request, None);
     read_moves(db, &mut collector, grain, from, to).await?;
     Ok(Segment { total: collector.total, groups: collector.groups })
 }
