@@ -21,6 +21,9 @@ use crate::{
 pub struct AppState {
     /// The connection pool (SQLite or PostgreSQL).
     pub db: DatabaseConnection,
+    /// Where write transactions run: `db` on PostgreSQL, a connection of their own on
+    /// SQLite, which writers queue for (see `db::writer`).
+    pub writer: DatabaseConnection,
     /// Counts statements sent on `db`, to keep N+1 queries visible.
     pub statements: StatementCounter,
     /// Verifies bearer tokens and resolves them to users.

@@ -13,8 +13,8 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    SqliteTransactionMode, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use crate::config::DatabaseConfig;
@@ -53,13 +53,44 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
         });
     let mut db = Database::connect(options).await?;
     let counter = StatementCounter::default();
-    let statements = counter.0.clone();
-    db.set_metric_callback(move |info| {
-        statements.fetch_add(1, Ordering::Relaxed);
-        metrics::histogram!("baton_db_statement_seconds", "failed" => if info.failed { "true" } else { "false" })
-            .record(info.elapsed.as_secs_f64());
-    });
+    counter.count_on(&mut db);
     Ok((db, counter))
+}
+
+impl StatementCounter {
+    /// Counts (and times) the statements sent on `db` too.
+    fn count_on(&self, db: &mut DatabaseConnection) {
+        let statements = self.0.clone();
+        db.set_metric_callback(move |info| {
+            statements.fetch_add(1, Ordering::Relaxed);
+            metrics::histogram!("baton_db_statement_seconds", "failed" => if info.failed { "true" } else { "false" })
+                .record(info.elapsed.as_secs_f64());
+        });
+    }
+}
+
+/// The pool write transactions run on. SQLite admits one writer at a time, and a writer
+/// that finds the lock taken sleeps and polls for it (up to 100 ms a try): under
+/// concurrent writes most of the time went to sleeping. On SQLite, writes therefore get a
+/// pool of one connection of their own, which concurrent writers of this process wait for
+/// in order and are handed the moment it is free (other processes still meet the lock,
+/// and its busy timeout). PostgreSQL locks rows, not the database: writes share `db`.
+pub async fn writer(db: &DatabaseConnection, counter: &StatementCounter) -> Result<DatabaseConnection, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return Ok(db.clone());
+    }
+    let pool = db.get_sqlite_connection_pool();
+    let options = (*pool.connect_options()).clone();
+    let single = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_with(options)
+        .await
+        .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+    let mut writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(single);
+    counter.count_on(&mut writer);
+    Ok(writer)
 }
 
 /// Starts a transaction that writes. On SQLite it takes the write lock up front
@@ -119,5 +150,29 @@ pub fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
             sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(db.get_sqlite_connection_pool().clone())
         }
         _ => db.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Statement;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_writes_get_one_connection_of_their_own_whose_statements_still_count() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = DatabaseConfig {
+            url: format!("sqlite://{}/writer.db?mode=rwc", dir.path().display()),
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        };
+        let (db, statements) = connect(&config).await.expect("connect");
+        let writer = writer(&db, &statements).await.expect("writer pool");
+        assert_eq!(writer.get_sqlite_connection_pool().options().get_max_connections(), 1);
+        let before = statements.get();
+        writer.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT 1")).await.expect("query");
+        assert_eq!(statements.get(), before + 1);
     }
 }

@@ -132,7 +132,7 @@ async fn apply_move(
 ) -> AppResult<lead::Model> {
     let mv = command.details.kind();
     let asked_at = command.asked_at;
-    let txn = db::begin_write(&state.db).await?;
+    let txn = db::begin_write(&state.writer).await?;
     let before = locked_lead(&txn, command.lead_id).await?;
     if !viewer.can_see_lead(before.stage, before.owner_id) {
         // A lead that changed stage after the viewer asked (another rep accepted the MQL
@@ -467,7 +467,7 @@ pub async fn assign(
     let input = Input { lead_id, owner_id, expected_version };
     let key = IdempotencyKey::new(viewer.id, idempotency_key, "assignLead", &input)?;
     let attempt = async {
-        let txn = db::begin_write(&state.db).await?;
+        let txn = db::begin_write(&state.writer).await?;
         let before = locked_visible_lead(&txn, viewer, lead_id).await?;
         if !viewer.may_assign() {
             return Err(AppError::Forbidden("assign leads".into()));

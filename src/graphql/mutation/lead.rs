@@ -87,7 +87,7 @@ impl LeadMutation {
         #[graphql(desc = "The lead to create.")] input: CreateLeadInput,
     ) -> Result<Lead> {
         let state = ctx.state()?;
-        let lead = service::lead::create(&state.db, &state.events, ctx.viewer()?, &input.to_draft()?).await?;
+        let lead = service::lead::create(&state.writer, &state.events, ctx.viewer()?, &input.to_draft()?).await?;
         Ok(Lead(lead))
     }
 
@@ -114,7 +114,7 @@ impl LeadMutation {
                 Err(error) => errors.push((index, error)),
             }
         }
-        let report = service::lead::import(&state.db, &state.events, ctx.viewer()?, &drafts).await?;
+        let report = service::lead::import(&state.writer, &state.events, ctx.viewer()?, &drafts).await?;
         errors.extend(report.errors.into_iter().map(|e| (positions[e.index], e.error)));
         errors.sort_by_key(|(index, _)| *index);
         let created: Vec<Lead> = report.created.into_iter().map(Lead).collect();
