@@ -125,6 +125,7 @@ pub fn http_state(state: AppState, options: ServerOptions, limits: &LimitsConfig
         prometheus: telemetry::prometheus(),
         graphiql: options.graphiql,
         cost: limits.cost(),
+        documents: Arc::default(),
         rate_limits: Arc::new(RateLimits::new(limits)),
         limits: limits.clone(),
     }

@@ -75,6 +75,42 @@ pub fn check_request(request: &mut Request, limits: &Limits) -> Result<(), AppEr
     }
 }
 
+/// Documents that parsed and passed the cost check, by their text. Clients send the same
+/// few documents over and over, and parsing one again cost as much as all the rest of a
+/// point read's GraphQL work. Bounded by the text held, so a stream of distinct documents
+/// only evicts.
+pub struct CheckedDocuments(moka::sync::Cache<String, ExecutableDocument>);
+
+/// Document text the cache holds at most (parsed, a document takes several times its text).
+const CACHED_TEXT_BYTES: u64 = 1 << 20;
+
+impl Default for CheckedDocuments {
+    fn default() -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(CACHED_TEXT_BYTES)
+                .weigher(|query: &String, _| u32::try_from(query.len()).unwrap_or(u32::MAX))
+                .build(),
+        )
+    }
+}
+
+impl CheckedDocuments {
+    /// [`check_request`], answered from the cache for a text that passed before.
+    pub fn check_request(&self, request: &mut Request, limits: &Limits) -> Result<(), AppError> {
+        if let Some(document) = self.0.get(request.query.as_str()) {
+            request.set_parsed_query(document);
+            return Ok(());
+        }
+        check_request(request, limits)?;
+        let query = request.query.clone();
+        if let Ok(document) = request.parsed_query() {
+            self.0.insert(query, document.clone());
+        }
+        Ok(())
+    }
+}
+
 /// The cost of one connection field for async-graphql's complexity rule: its children,
 /// once per item of the page it may return (`first`, default 20, at most 100).
 pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
@@ -301,6 +337,22 @@ mod tests {
         }
         document.push_str(&format!("fragment F{levels} on User {{ email }}\n"));
         document
+    }
+
+    #[test]
+    fn a_repeated_document_is_answered_parsed_and_a_refused_one_is_never_kept() {
+        let documents = CheckedDocuments::default();
+        let limits = Limits { max_aliases: 1, ..Limits::default() };
+        let (passing, refused) = ("{ a: me { id } }", "{ a: me { id } b: me { id } }");
+        for _ in 0..2 {
+            let mut request = Request::new(passing);
+            assert!(documents.check_request(&mut request, &limits).is_ok());
+            assert_eq!(request.parsed_query().map(|d| d.operations.iter().count()).ok(), Some(1));
+            let refusal = documents.check_request(&mut Request::new(refused), &limits).err();
+            assert_eq!(refusal.map(|error| error.code()), Some("QUERY_TOO_COMPLEX"));
+        }
+        assert!(documents.0.contains_key(passing));
+        assert!(!documents.0.contains_key(refused));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::{
     auth,
     domain::{access::Viewer, time},
     error::AppError,
-    graphql::{context::ReceivedAt, cost, loaders::Loaders},
+    graphql::{context::ReceivedAt, loaders::Loaders},
     startup::MAX_BODY_BYTES,
 };
 
@@ -215,7 +215,7 @@ async fn execute(
 
 /// Checks one operation's cost, then runs it under the execution time limit.
 async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: bool, received: ReceivedAt) -> Outcome {
-    if let Err(error) = cost::check_request(&mut request, &http.cost) {
+    if let Err(error) = http.documents.check_request(&mut request, &http.cost) {
         metrics::counter!("baton_graphql_refused_total", "reason" => error.code()).increment(1);
         return Outcome::Refused(error);
     }

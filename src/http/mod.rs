@@ -35,6 +35,8 @@ pub struct HttpState {
     pub limits: LimitsConfig,
     /// The bounds every document is checked against before validation (HTTP and WebSocket).
     pub cost: cost::Limits,
+    /// Documents already parsed and checked against `cost`.
+    pub documents: Arc<cost::CheckedDocuments>,
     /// Requests per minute per user and per anonymous address.
     pub rate_limits: Arc<rate_limit::RateLimits>,
 }
