@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::Authenticator,
-    config::{Cli, Command, Environment, KpiCommand, ServeArgs, UserCommand},
+    config::{Cli, Command, DatabaseConfig, Environment, KpiCommand, ServeArgs, UserCommand},
     db, domain, graphql, seed, service,
     startup::{self, ServerOptions},
 };
@@ -45,7 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            let (db, _) = db::connect_migrated(&cli.database).await?;
+            let (db, _) = db::connect_migrated(&bulk_work(&cli.database)).await?;
             let options = seed::SeedOptions { leads: args.leads, rng_seed: args.rng_seed, now: domain::time::now() };
             let report = seed::seed(&db, &options).await?;
             println!(
@@ -63,7 +63,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Kpi(KpiCommand::Rebuild) => {
-            let (db, _) = db::connect_migrated(&cli.database).await?;
+            let (db, _) = db::connect_migrated(&bulk_work(&cli.database)).await?;
             let report = service::kpi::rebuild::rebuild(&db).await?;
             println!(
                 "rebuilt the KPI rollups from {} events and {} leads in {:.1} s",
@@ -76,7 +76,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(database: &crate::config::DatabaseConfig, args: ServeArgs) -> anyhow::Result<()> {
+/// The database settings for work over whole tables (seeding, rebuilding the rollups):
+/// no statement timeout, as building an index or reading the log of ten million leads
+/// takes minutes, and the timeout is there to keep a server's pool from being held.
+fn bulk_work(database: &DatabaseConfig) -> DatabaseConfig {
+    DatabaseConfig { statement_timeout: Duration::ZERO, ..database.clone() }
+}
+
+async fn serve(database: &DatabaseConfig, args: ServeArgs) -> anyhow::Result<()> {
     let production = args.environment == Environment::Production;
     let state = startup::build_state_with(database, &args.jwt, &args.handoff, production, args.live).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
