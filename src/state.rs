@@ -9,7 +9,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     auth::Authenticator,
     config::WsConfig,
-    db::StatementCounter,
+    db::{StatementCounter, Writer},
     domain::scoring::ScoringRules,
     events::Events,
     graphql::subscription::render::Renderer,
@@ -21,9 +21,8 @@ use crate::{
 pub struct AppState {
     /// The connection pool (SQLite or PostgreSQL).
     pub db: DatabaseConnection,
-    /// Where write transactions run: `db` on PostgreSQL, a connection of their own on
-    /// SQLite, which writers queue for (see `db::writer`).
-    pub writer: DatabaseConnection,
+    /// Begins write transactions on `db`; on SQLite, writers take turns (see `db::Writer`).
+    pub writer: Writer,
     /// Counts statements sent on `db`, to keep N+1 queries visible.
     pub statements: StatementCounter,
     /// Verifies bearer tokens and resolves them to users.

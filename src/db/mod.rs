@@ -3,6 +3,7 @@
 pub mod bulk_insert;
 
 use std::{
+    ops::Deref,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -13,9 +14,11 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
-    sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    prelude::async_trait::async_trait,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
+use tokio::sync::OwnedMutexGuard;
 
 use crate::config::DatabaseConfig;
 
@@ -69,28 +72,81 @@ impl StatementCounter {
     }
 }
 
-/// The pool write transactions run on. SQLite admits one writer at a time, and a writer
-/// that finds the lock taken sleeps and polls for it (up to 100 ms a try): under
-/// concurrent writes most of the time went to sleeping. On SQLite, writes therefore get a
-/// pool of one connection of their own, which concurrent writers of this process wait for
-/// in order and are handed the moment it is free (other processes still meet the lock,
-/// and its busy timeout). PostgreSQL locks rows, not the database: writes share `db`.
-pub async fn writer(db: &DatabaseConnection, counter: &StatementCounter) -> Result<DatabaseConnection, DbErr> {
-    if db.get_database_backend() != DatabaseBackend::Sqlite {
-        return Ok(db.clone());
+/// Begins this process's write transactions. SQLite admits one writer at a time, and a
+/// writer that finds the lock taken sleeps and polls for it (up to 100 ms a try): under
+/// concurrent writes most of the time went to sleeping. On SQLite, writers therefore take
+/// turns in the process, in order, before `BEGIN IMMEDIATE`, and each finds the lock free
+/// (another process, or the periodic SLA sweep, still meets it with the busy timeout).
+/// The turn is not a connection: a pool of one writer connection stalled every writer
+/// until the runtime got round to returning it. PostgreSQL locks rows, not the database:
+/// its writers do not queue.
+#[derive(Clone)]
+pub struct Writer {
+    db: DatabaseConnection,
+    turns: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Writer {
+    pub fn new(db: DatabaseConnection) -> Self {
+        let turns = (db.get_database_backend() == DatabaseBackend::Sqlite).then(Arc::default);
+        Self { db, turns }
     }
-    let pool = db.get_sqlite_connection_pool();
-    let options = (*pool.connect_options()).clone();
-    let single = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .acquire_timeout(pool.options().get_acquire_timeout())
-        .connect_with(options)
-        .await
-        .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-    let mut writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(single);
-    counter.count_on(&mut writer);
-    Ok(writer)
+
+    /// Waits for this process's turn to write (SQLite), then begins the transaction.
+    pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
+        let turn = match &self.turns {
+            Some(turns) => Some(turns.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(WriteTransaction { txn: begin_write(&self.db).await?, _turn: turn })
+    }
+}
+
+/// A write transaction, holding the process's turn to write until it ends.
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+impl Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(statement).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(statement).await
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(statement).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
 }
 
 /// Starts a transaction that writes. On SQLite it takes the write lock up front
@@ -155,12 +211,10 @@ pub fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::Statement;
-
     use super::*;
 
     #[tokio::test]
-    async fn sqlite_writes_get_one_connection_of_their_own_whose_statements_still_count() {
+    async fn sqlite_writers_take_turns_and_a_turn_lasts_as_long_as_its_transaction() {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = DatabaseConfig {
             url: format!("sqlite://{}/writer.db?mode=rwc", dir.path().display()),
@@ -168,11 +222,14 @@ mod tests {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
         };
-        let (db, statements) = connect(&config).await.expect("connect");
-        let writer = writer(&db, &statements).await.expect("writer pool");
-        assert_eq!(writer.get_sqlite_connection_pool().options().get_max_connections(), 1);
-        let before = statements.get();
-        writer.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT 1")).await.expect("query");
-        assert_eq!(statements.get(), before + 1);
+        let (db, _) = connect(&config).await.expect("connect");
+        let writer = Writer::new(db);
+        let turns = writer.turns.clone().expect("SQLite writers take turns");
+        let transaction = writer.begin().await.expect("begin");
+        assert!(turns.try_lock().is_err(), "an open write transaction holds the turn");
+        transaction.commit().await.expect("commit");
+        assert!(turns.try_lock().is_ok(), "its commit ends it");
+        drop(writer.begin().await.expect("begin again"));
+        assert!(turns.try_lock().is_ok(), "and so does abandoning one");
     }
 }

@@ -17,7 +17,7 @@ use super::{
     kpi::{self, LeadChange, OnDuplicate},
 };
 use crate::{
-    db,
+    db::WriteTransaction,
     domain::{
         access::Viewer,
         funnel::Move,
@@ -132,7 +132,7 @@ async fn apply_move(
 ) -> AppResult<lead::Model> {
     let mv = command.details.kind();
     let asked_at = command.asked_at;
-    let txn = db::begin_write(&state.writer).await?;
+    let txn = state.writer.begin().await?;
     let before = locked_lead(&txn, command.lead_id).await?;
     if !viewer.can_see_lead(before.stage, before.owner_id) {
         // A lead that changed stage after the viewer asked (another rep accepted the MQL
@@ -319,7 +319,7 @@ pub(super) async fn compare_and_set(
 /// key, commits, and wakes the log tailer.
 pub(super) async fn commit_change(
     state: &AppState,
-    txn: DatabaseTransaction,
+    txn: WriteTransaction,
     before: &lead::Model,
     after: &lead::Model,
     events: Vec<lead_event::ActiveModel>,
@@ -467,7 +467,7 @@ pub async fn assign(
     let input = Input { lead_id, owner_id, expected_version };
     let key = IdempotencyKey::new(viewer.id, idempotency_key, "assignLead", &input)?;
     let attempt = async {
-        let txn = db::begin_write(&state.writer).await?;
+        let txn = state.writer.begin().await?;
         let before = locked_visible_lead(&txn, viewer, lead_id).await?;
         if !viewer.may_assign() {
             return Err(AppError::Forbidden("assign leads".into()));

@@ -18,6 +18,7 @@ use super::{
     page::{Page, PageRequest, like_pattern},
 };
 use crate::{
+    db::Writer,
     domain::{
         access::{LeadScope, Viewer},
         email::Email,
@@ -289,15 +290,10 @@ impl NewLead {
 
 /// Creates a lead in stage LEAD and appends its `CREATED` event, in one transaction.
 #[tracing::instrument(skip_all, fields(email = %draft.email))]
-pub async fn create(
-    db: &DatabaseConnection,
-    events: &Events,
-    viewer: &Viewer,
-    draft: &LeadDraft,
-) -> AppResult<lead::Model> {
+pub async fn create(writer: &Writer, events: &Events, viewer: &Viewer, draft: &LeadDraft) -> AppResult<lead::Model> {
     ensure_may_create(viewer)?;
     let new_lead = NewLead::parse(draft)?;
-    let txn = crate::db::begin_write(db).await?;
+    let txn = writer.begin().await?;
     check_references(&txn, &[&new_lead]).await?;
     let lead = new_lead.into_model(time::now());
     lead::Entity::insert(lead.clone().into_active_model())
@@ -334,7 +330,7 @@ pub struct ImportReport {
 /// are written in chunks of [`IMPORT_CHUNK`], one transaction each, with their events.
 #[tracing::instrument(skip_all, fields(rows = drafts.len()))]
 pub async fn import(
-    db: &DatabaseConnection,
+    writer: &Writer,
     events: &Events,
     viewer: &Viewer,
     drafts: &[LeadDraft],
@@ -356,20 +352,20 @@ pub async fn import(
         }
     }
     for chunk in valid.chunks(IMPORT_CHUNK) {
-        import_chunk(db, events, viewer, chunk, &mut report).await?;
+        import_chunk(writer, events, viewer, chunk, &mut report).await?;
     }
     report.errors.sort_by_key(|e| e.index);
     Ok(report)
 }
 
 async fn import_chunk(
-    db: &DatabaseConnection,
+    writer: &Writer,
     events: &Events,
     viewer: &Viewer,
     chunk: &[(usize, NewLead)],
     report: &mut ImportReport,
 ) -> AppResult<()> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = writer.begin().await?;
     let existing: HashSet<String> = lead::Entity::find()
         .select_only()
         .column(lead::Column::Email)

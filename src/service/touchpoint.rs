@@ -11,7 +11,6 @@ use super::{
     page::{Page, PageRequest},
 };
 use crate::{
-    db,
     domain::{access::Viewer, kpi_facts::FirstContact, time},
     error::{AppError, AppResult},
     state::AppState,
@@ -53,7 +52,7 @@ const FUTURE_TOLERANCE: TimeDelta = TimeDelta::minutes(5);
 /// all count, one after the other, and exactly one of them crosses the threshold.
 #[tracing::instrument(skip_all, fields(lead_id = %draft.lead_id))]
 pub async fn record(state: &AppState, viewer: &Viewer, draft: &TouchpointDraft) -> AppResult<lead::Model> {
-    let txn = db::begin_write(&state.writer).await?;
+    let txn = state.writer.begin().await?;
     let before = locked_visible_lead(&txn, viewer, draft.lead_id).await?;
     if !viewer.may_record_touchpoint(draft.kind, before.owner_id) {
         return Err(AppError::Forbidden("record this kind of touchpoint on this lead".into()));
