@@ -61,7 +61,7 @@ pub async fn build_state_with(
     let mut scoring = ScoringRules::default().with_points(&handoff.score_points)?;
     scoring.mql_threshold = handoff.mql_threshold;
     let (db, statements) = db::connect_migrated(database).await?;
-    let writer = db::Writer::new(db.clone());
+    let writer = db::Writer::connect(&db, &statements).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
     let events = Events::start(&db).await?;
     let sla_sweeper = Arc::new(sla::Sweeper::spawn(db::uncounted(&db), events.clone(), live.sla_sweep_interval));

@@ -14,9 +14,10 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ExecResult, QueryResult, RuntimeErr, SqliteTransactionMode, SqlxSqliteConnector, Statement, TransactionOptions,
+    TransactionTrait,
     prelude::async_trait::async_trait,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -77,9 +78,12 @@ impl StatementCounter {
 /// concurrent writes most of the time went to sleeping. On SQLite, writers therefore take
 /// turns in the process, in order, before `BEGIN IMMEDIATE`, and each finds the lock free
 /// (another process, or the periodic SLA sweep, still meets it with the busy timeout).
-/// The turn is not a connection: a pool of one writer connection stalled every writer
-/// until the runtime got round to returning it. PostgreSQL locks rows, not the database:
-/// its writers do not queue.
+/// They write through two connections of their own, whose statement caches hold only the
+/// writes' statements (on the shared pool, reads evicted them and writes recompiled their
+/// SQL); two, because the driver returns a connection to its pool from a spawned task,
+/// and with one connection every writer waited for that task, which under a burst of
+/// work (10,000 sockets subscribing) came after the acquire timeout. PostgreSQL locks
+/// rows, not the database: its writers share the pool and do not queue.
 #[derive(Clone)]
 pub struct Writer {
     db: DatabaseConnection,
@@ -87,9 +91,22 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(db: DatabaseConnection) -> Self {
-        let turns = (db.get_database_backend() == DatabaseBackend::Sqlite).then(Arc::default);
-        Self { db, turns }
+    /// The writer for `db`'s database; its statements count in `counter`.
+    pub async fn connect(db: &DatabaseConnection, counter: &StatementCounter) -> Result<Self, DbErr> {
+        if db.get_database_backend() != DatabaseBackend::Sqlite {
+            return Ok(Self { db: db.clone(), turns: None });
+        }
+        let pool = db.get_sqlite_connection_pool();
+        let own = SqlitePoolOptions::new()
+            .max_connections(2)
+            .min_connections(2)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?;
+        let mut writes = SqlxSqliteConnector::from_sqlx_sqlite_pool(own);
+        counter.count_on(&mut writes);
+        Ok(Self { db: writes, turns: Some(Arc::default()) })
     }
 
     /// Waits for this process's turn to write (SQLite), then begins the transaction.
@@ -222,8 +239,8 @@ mod tests {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
         };
-        let (db, _) = connect(&config).await.expect("connect");
-        let writer = Writer::new(db);
+        let (db, statements) = connect(&config).await.expect("connect");
+        let writer = Writer::connect(&db, &statements).await.expect("writer");
         let turns = writer.turns.clone().expect("SQLite writers take turns");
         let transaction = writer.begin().await.expect("begin");
         assert!(turns.try_lock().is_err(), "an open write transaction holds the turn");
@@ -231,5 +248,10 @@ mod tests {
         assert!(turns.try_lock().is_ok(), "its commit ends it");
         drop(writer.begin().await.expect("begin again"));
         assert!(turns.try_lock().is_ok(), "and so does abandoning one");
+        let before = statements.get();
+        let transaction = writer.begin().await.expect("begin");
+        transaction.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT 1")).await.expect("query");
+        transaction.commit().await.expect("commit");
+        assert!(statements.get() > before, "the writer's statements count with the pool's");
     }
 }
