@@ -6,8 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{Channel, LeadEventKind, Stage};
 use uuid::Uuid;
 
-/// The parts of a `lead_event` row the KPIs read.
-#[derive(Clone, Debug)]
+/// The parts of a `lead_event` row the KPIs read. Deserializes from a JSON object or
+/// from an array of the fields in this order (the rebuild's packed pages).
+#[derive(Clone, Debug, serde::Deserialize)]
 pub struct KpiEvent {
     pub lead_id: Uuid,
     pub kind: LeadEventKind,

@@ -7,7 +7,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, Statement, prelude::Json, sea_query::Expr,
 };
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::domain::kpi_facts::KpiEvent;
@@ -107,7 +106,8 @@ pub async fn between(
 /// Up to `limit` events after position `after`, in log order, without the previous owner
 /// (the rebuild follows each lead's owner itself as it reads the whole log in order).
 ///
-/// The page comes back packed by the database into one JSON array: the SQLite driver
+/// The page comes back packed by the database into one JSON array of `[position, event]`,
+/// the event's fields in [`KpiEvent`]'s order: the SQLite driver
 /// copies every column of every row into an allocation of its own and hands rows over from
 /// its connection thread one at a time, which made reading the log most of a rebuild.
 pub async fn page(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<Vec<SourcedEvent>, DbErr> {
@@ -115,84 +115,25 @@ pub async fn page(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<V
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = match backend {
         DatabaseBackend::Postgres => {
-            "SELECT CAST(json_agg(json_build_array(position, lead_id, kind, from_stage, to_stage, \
-             from_stage_entered_at, owner_id, channel, campaign_id, reason_code, amount, currency_code, detail, \
-             occurred_at)) AS TEXT) AS events \
+            "SELECT CAST(json_agg(json_build_array(position, json_build_array(lead_id, kind, from_stage, \
+             to_stage, from_stage_entered_at, owner_id, channel, campaign_id, reason_code, amount, currency_code, \
+             detail, occurred_at))) AS TEXT) AS events \
              FROM (SELECT * FROM lead_event WHERE position > $1 ORDER BY position LIMIT $2) AS page"
         }
         // Ids are stored as 16-byte blobs, which JSON cannot hold: they travel as hex.
         _ => {
-            "SELECT json_group_array(json_array(position, nullif(hex(lead_id), ''), kind, from_stage, to_stage, \
-             from_stage_entered_at, nullif(hex(owner_id), ''), channel, nullif(hex(campaign_id), ''), reason_code, \
-             amount, currency_code, json(detail), occurred_at)) AS events \
+            "SELECT json_group_array(json_array(position, json_array(nullif(hex(lead_id), ''), kind, from_stage, \
+             to_stage, from_stage_entered_at, nullif(hex(owner_id), ''), channel, nullif(hex(campaign_id), ''), \
+             reason_code, amount, currency_code, json(detail), occurred_at))) AS events \
              FROM (SELECT * FROM lead_event WHERE position > ? ORDER BY position LIMIT ?)"
         }
     };
     let statement = Statement::from_sql_and_values(backend, sql, [after.into(), limit.into()]);
     let Some(row) = db.query_one_raw(statement).await? else { return Ok(Vec::new()) };
     let Some(events) = row.try_get::<Option<String>>("", "events")? else { return Ok(Vec::new()) };
-    let mut events: Vec<PackedEvent> =
+    let mut events: Vec<(i64, KpiEvent)> =
         serde_json::from_str(&events).map_err(|error| DbErr::Custom(format!("unreadable event page: {error}")))?;
     // An aggregate need not keep its input's order.
-    events.sort_unstable_by_key(|event| event.0);
-    Ok(events.into_iter().map(SourcedEvent::from).collect())
-}
-
-/// One event of a packed page, in the order its columns are packed.
-#[derive(Deserialize)]
-struct PackedEvent(
-    i64,
-    Uuid,
-    LeadEventKind,
-    Option<Stage>,
-    Option<Stage>,
-    Option<DateTime<Utc>>,
-    Option<Uuid>,
-    Channel,
-    Option<Uuid>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<serde_json::Value>,
-    DateTime<Utc>,
-);
-
-impl From<PackedEvent> for SourcedEvent {
-    fn from(row: PackedEvent) -> Self {
-        let PackedEvent(
-            position,
-            lead_id,
-            kind,
-            from_stage,
-            to_stage,
-            from_stage_entered_at,
-            owner_id,
-            channel,
-            campaign_id,
-            reason_code,
-            amount,
-            currency_code,
-            detail,
-            occurred_at,
-        ) = row;
-        Self {
-            position,
-            previous_owner: None,
-            event: KpiEvent {
-                lead_id,
-                kind,
-                from_stage,
-                to_stage,
-                from_stage_entered_at,
-                owner_id,
-                channel,
-                campaign_id,
-                reason_code,
-                amount,
-                currency_code,
-                detail,
-                occurred_at,
-            },
-        }
-    }
+    events.sort_unstable_by_key(|(position, _)| *position);
+    Ok(events.into_iter().map(|(position, event)| SourcedEvent { position, event, previous_owner: None }).collect())
 }
