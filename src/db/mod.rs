@@ -31,6 +31,16 @@ impl StatementCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Counts (and times) the statements sent on `db` too.
+    fn count_on(&self, db: &mut DatabaseConnection) {
+        let statements = self.0.clone();
+        db.set_metric_callback(move |info| {
+            statements.fetch_add(1, Ordering::Relaxed);
+            metrics::histogram!("baton_db_statement_seconds", "failed" => if info.failed { "true" } else { "false" })
+                .record(info.elapsed.as_secs_f64());
+        });
+    }
 }
 
 /// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer. On
@@ -59,18 +69,6 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
     let counter = StatementCounter::default();
     counter.count_on(&mut db);
     Ok((db, counter))
-}
-
-impl StatementCounter {
-    /// Counts (and times) the statements sent on `db` too.
-    fn count_on(&self, db: &mut DatabaseConnection) {
-        let statements = self.0.clone();
-        db.set_metric_callback(move |info| {
-            statements.fetch_add(1, Ordering::Relaxed);
-            metrics::histogram!("baton_db_statement_seconds", "failed" => if info.failed { "true" } else { "false" })
-                .record(info.elapsed.as_secs_f64());
-        });
-    }
 }
 
 /// Begins this process's write transactions. SQLite admits one writer at a time, and a

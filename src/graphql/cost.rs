@@ -65,16 +65,6 @@ pub fn check(query: &str, limits: &Limits) -> Result<(), AppError> {
     }
 }
 
-/// Checks a request's document, parsing it once: the parsed document stays in the
-/// request, so execution does not parse it again.
-pub fn check_request(request: &mut Request, limits: &Limits) -> Result<(), AppError> {
-    scan(&request.query, limits)?;
-    match request.parsed_query() {
-        Ok(document) => check_document(document, limits),
-        Err(_) => Ok(()),
-    }
-}
-
 /// Documents that parsed and passed the cost check, by their text. Clients send the same
 /// few documents over and over, and parsing one again cost as much as all the rest of a
 /// point read's GraphQL work. Bounded by the text held, so a stream of distinct documents
@@ -96,18 +86,25 @@ impl Default for CheckedDocuments {
 }
 
 impl CheckedDocuments {
-    /// [`check_request`], answered from the cache for a text that passed before.
+    /// Checks a request's document against `limits`, parsing it at most once: the parsed
+    /// document stays in the request, so execution does not parse it again, and a text
+    /// that passed before is answered from the cache.
     pub fn check_request(&self, request: &mut Request, limits: &Limits) -> Result<(), AppError> {
         if let Some(document) = self.0.get(request.query.as_str()) {
             request.set_parsed_query(document);
             return Ok(());
         }
-        check_request(request, limits)?;
+        scan(&request.query, limits)?;
         let query = request.query.clone();
-        if let Ok(document) = request.parsed_query() {
-            self.0.insert(query, document.clone());
+        match request.parsed_query() {
+            Ok(document) => {
+                check_document(document, limits)?;
+                self.0.insert(query, document.clone());
+                Ok(())
+            }
+            // Syntax errors are left to the executor, which reports them with positions.
+            Err(_) => Ok(()),
         }
-        Ok(())
     }
 }
 
