@@ -24,6 +24,7 @@ mod m20261126_000018_seed_more_kpi_definitions;
 mod m20261126_000019_widen_lead_owner_index;
 mod m20261126_000020_create_kpi_customer_rollups;
 mod m20261126_000021_widen_lead_account_index;
+mod m20261127_000022_cluster_kpi_rollups;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000019_widen_lead_owner_index::Migration),
             Box::new(m20261126_000020_create_kpi_customer_rollups::Migration),
             Box::new(m20261126_000021_widen_lead_account_index::Migration),
+            Box::new(m20261127_000022_cluster_kpi_rollups::Migration),
         ]
     }
 }

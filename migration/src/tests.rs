@@ -20,6 +20,18 @@ async fn migrations_match_entities_on_sqlite() {
     Migrator::down(&db, None).await.expect("migrate down");
     Migrator::up(&db, None).await.expect("migrate up again");
 
+    // The rollups live in their keys' B-trees.
+    let rollup = db
+        .query_one_raw(sea_orm_migration::sea_orm::Statement::from_string(
+            sea_orm_migration::sea_orm::DbBackend::Sqlite,
+            "SELECT sql FROM sqlite_master WHERE name = 'kpi_duration'",
+        ))
+        .await
+        .expect("read the schema")
+        .expect("kpi_duration");
+    let rollup: String = rollup.try_get("", "sql").expect("its definition");
+    assert!(rollup.ends_with("WITHOUT ROWID"), "{rollup}");
+
     // Seeds decode through the entities, timestamps included.
     let sql = stage::Entity::find_by_id(Stage::Sql).one(&db).await.expect("query stage").expect("SQL stage");
     assert_eq!((sql.team, sql.sla_minutes, sql.win_probability_percent), (Team::Sales, Some(43_200), 35));

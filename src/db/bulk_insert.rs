@@ -49,9 +49,43 @@ impl Inserts {
     /// Appends to `out` the statements inserting `rows`. An auto-increment primary key
     /// (the event log position) is left to the database.
     pub fn build<M: ModelTrait>(&mut self, rows: &[M], out: &mut Vec<Statement>) -> Result<(), DbErr> {
+        for chunk in rows.chunks(self.rows_per_statement::<M::Entity>()) {
+            out.extend(self.statement(chunk)?);
+        }
+        Ok(())
+    }
+
+    /// Builds and runs the statements inserting `rows`. Each statement is built while the
+    /// database runs the one before it (on SQLite, on the connection's own thread).
+    pub async fn insert<M: ModelTrait>(&mut self, conn: &impl ConnectionTrait, rows: &[M]) -> Result<(), DbErr> {
+        let mut running: Option<Statement> = None;
+        for chunk in rows.chunks(self.rows_per_statement::<M::Entity>()) {
+            let run = async {
+                match running.take() {
+                    Some(statement) => conn.execute_raw(statement).await.map(drop),
+                    None => Ok(()),
+                }
+            };
+            let (ran, next) = tokio::join!(run, async { self.statement(chunk) });
+            ran?;
+            running = next?;
+        }
+        execute(conn, running.into_iter().collect()).await
+    }
+
+    /// Rows per statement: as many as fit, up to where more stop paying off.
+    fn rows_per_statement<E: EntityTrait>(&self) -> usize {
+        match self.backend {
+            DbBackend::Postgres => POSTGRES_ROWS,
+            _ => (SQLITE_MAX_PARAMS / insert_columns::<E>().len().max(1)).min(SQLITE_MAX_ROWS),
+        }
+    }
+
+    /// The statement inserting `rows`, at most [`Self::rows_per_statement`] of them.
+    fn statement<M: ModelTrait>(&mut self, rows: &[M]) -> Result<Option<Statement>, DbErr> {
         let columns = insert_columns::<M::Entity>();
         if rows.is_empty() || columns.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let table = M::Entity::default().table_name();
         if self.backend == DbBackend::Postgres {
@@ -59,37 +93,20 @@ impl Inserts {
                 Entry::Occupied(entry) => entry.get().clone(),
                 Entry::Vacant(entry) => entry.insert(render_unnest_insert(table, &columns)?).clone(),
             };
-            for chunk in rows.chunks(POSTGRES_ROWS) {
-                let arrays = columns_as_arrays(chunk, &columns)?;
-                out.push(Statement::from_sql_and_values(
-                    self.backend,
-                    sql.clone(),
-                    arrays.into_iter().map(Value::from),
-                ));
-            }
+            let arrays = columns_as_arrays(rows, &columns)?;
+            Ok(Some(Statement::from_sql_and_values(self.backend, sql, arrays.into_iter().map(Value::from))))
         } else {
-            let per_statement = (SQLITE_MAX_PARAMS / columns.len()).min(SQLITE_MAX_ROWS);
-            for chunk in rows.chunks(per_statement) {
-                let sql = self
-                    .sql
-                    .entry((table, chunk.len()))
-                    .or_insert_with(|| render_values_insert(table, &columns, chunk.len()))
-                    .clone();
-                let mut values = Vec::with_capacity(chunk.len() * columns.len());
-                for row in chunk {
-                    values.extend(columns.iter().map(|&column| pre_encode_for_sqlite(row.get(column))));
-                }
-                out.push(Statement::from_sql_and_values(self.backend, sql, values));
+            let sql = self
+                .sql
+                .entry((table, rows.len()))
+                .or_insert_with(|| render_values_insert(table, &columns, rows.len()))
+                .clone();
+            let mut values = Vec::with_capacity(rows.len() * columns.len());
+            for row in rows {
+                values.extend(columns.iter().map(|&column| pre_encode_for_sqlite(row.get(column))));
             }
+            Ok(Some(Statement::from_sql_and_values(self.backend, sql, values)))
         }
-        Ok(())
-    }
-
-    /// Builds and runs the statements inserting `rows`.
-    pub async fn insert<M: ModelTrait>(&mut self, conn: &impl ConnectionTrait, rows: &[M]) -> Result<(), DbErr> {
-        let mut statements = Vec::new();
-        self.build(rows, &mut statements)?;
-        execute(conn, statements).await
     }
 }
 

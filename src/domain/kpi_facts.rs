@@ -26,6 +26,21 @@ pub struct KpiEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// The parts of a `lead` row the KPIs read: where it stands now and the cohort it belongs
+/// to. Deserializes from an array of the fields in this order (the rebuild's packed pages).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct KpiLead {
+    pub id: Uuid,
+    pub stage: Stage,
+    pub channel: Channel,
+    pub campaign_id: Option<Uuid>,
+    pub owner_id: Option<Uuid>,
+    pub account_id: Option<Uuid>,
+    pub deal_value_amount: Option<i64>,
+    pub currency_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// What a counted fact is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FlowKind {

@@ -20,7 +20,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use self::rollup::{Customers, Deltas, FirstWin};
-use crate::domain::kpi_facts::{KpiEvent, facts};
+use crate::domain::kpi_facts::{KpiEvent, KpiLead, facts};
 
 /// A change to one lead: the lead before (none when it is new) and after, and the events
 /// that record it, in order.
@@ -77,6 +77,7 @@ pub async fn append(
     let mut reached = reached_before(db, changes, &ids).await?;
     let mut deltas = Deltas::default();
     for change in changes {
+        let after = KpiLead::from(change.after);
         let mut owner = change.before.and_then(|lead| lead.owner_id);
         let lead_reached = reached.entry(change.after.id).or_default();
         for event in &change.events {
@@ -91,17 +92,17 @@ pub async fn append(
             }
             owner = event.owner_id;
             match (event.kind, event.to_stage) {
-                (LeadEventKind::Created, _) => deltas.add_reached(change.after, Stage::Lead),
+                (LeadEventKind::Created, _) => deltas.add_reached(&after, Stage::Lead),
                 (LeadEventKind::StageChanged, Some(to)) if to != Stage::Lead && lead_reached.insert(to) => {
-                    deltas.add_reached(change.after, to);
+                    deltas.add_reached(&after, to);
                 }
                 _ => {}
             }
         }
         if let Some(before) = change.before {
-            deltas.add_lead(before, -1);
+            deltas.add_lead(&KpiLead::from(before), -1);
         }
-        deltas.add_lead(change.after, 1);
+        deltas.add_lead(&after, 1);
     }
     if deltas.changes_days_before(crate::domain::time::now().date_naive()) {
         cache::invalidate(db).await?;
@@ -185,6 +186,22 @@ fn kpi_event(event: &lead_event::ActiveModel) -> Result<KpiEvent, DbErr> {
     let mut event = event.clone();
     event.position = Set(0);
     Ok(KpiEvent::from(event.try_into_model()?))
+}
+
+impl From<&lead::Model> for KpiLead {
+    fn from(lead: &lead::Model) -> Self {
+        Self {
+            id: lead.id,
+            stage: lead.stage,
+            channel: lead.channel,
+            campaign_id: lead.campaign_id,
+            owner_id: lead.owner_id,
+            account_id: lead.account_id,
+            deal_value_amount: lead.deal_value_amount,
+            currency_code: lead.currency_code.clone(),
+            created_at: lead.created_at,
+        }
+    }
 }
 
 impl From<lead_event::Model> for KpiEvent {

@@ -1,20 +1,24 @@
 //! Rollup deltas: what a set of facts and lead changes adds to the rollup tables, merged by
 //! key and written as upserts that add to what is there.
 //!
-//! Keys are kept sorted (BTreeMap) and the tables are always written in the same order, so
-//! two transactions touching the same rows lock them in the same order and cannot
-//! deadlock; `ON CONFLICT DO UPDATE SET n = n + excluded.n` makes concurrent increments of
+//! Keys are kept sorted (BTreeMap), their fields in the order of the table's primary key,
+//! so rows reach each table in its key order (appends to its B-tree, not scattered
+//! inserts), and the tables are always written in the same order, so two transactions
+//! touching the same rows lock them in the same order and cannot deadlock; `ON CONFLICT DO UPDATE SET n = n + excluded.n` makes concurrent increments of
 //! one row add up on PostgreSQL (the second waits for the first and adds to its result).
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::LazyLock,
+};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use entity::{
     Channel, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
-    kpi_flow, lead,
+    kpi_flow,
 };
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel,
+    ActiveEnum, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable,
     sea_query::{Expr, OnConflict},
 };
 use uuid::Uuid;
@@ -23,7 +27,7 @@ use crate::{
     db::bulk_insert::Inserts,
     domain::{
         kpi::bucket,
-        kpi_facts::{Dims, Facts, Flow},
+        kpi_facts::{Dims, Facts, Flow, KpiLead},
     },
 };
 
@@ -43,12 +47,12 @@ const CHUNK: usize = 500;
 pub struct FlowKey {
     pub grain: &'static str,
     pub day: NaiveDate,
-    pub channel: String,
+    pub channel: &'static str,
     pub campaign_id: Uuid,
     pub owner_id: Uuid,
     pub kind: &'static str,
-    pub from_stage: String,
-    pub to_stage: String,
+    pub from_stage: &'static str,
+    pub to_stage: &'static str,
     pub tag: String,
     pub currency: String,
 }
@@ -56,20 +60,20 @@ pub struct FlowKey {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DurationKey {
     pub grain: &'static str,
+    pub metric: &'static str,
     pub day: NaiveDate,
-    pub channel: String,
+    pub channel: &'static str,
     pub campaign_id: Uuid,
     pub owner_id: Uuid,
-    pub metric: &'static str,
-    pub stage: String,
+    pub stage: &'static str,
     pub bucket: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CurrentKey {
     pub grain: &'static str,
-    pub stage: String,
-    pub channel: String,
+    pub stage: &'static str,
+    pub channel: &'static str,
     pub campaign_id: Uuid,
     pub owner_id: Uuid,
     pub currency: String,
@@ -78,9 +82,9 @@ pub struct CurrentKey {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CohortKey {
     pub day: NaiveDate,
-    pub channel: String,
+    pub channel: &'static str,
     pub campaign_id: Uuid,
-    pub stage: String,
+    pub stage: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,12 +150,26 @@ pub struct Deltas {
     pub customer_cohort: BTreeMap<CustomerCohortKey, CustomerSums>,
 }
 
-pub fn stage_text(stage: Option<Stage>) -> String {
-    stage.map(|s| s.to_value()).unwrap_or_default()
+/// A stage's stored name ("" for none). Rollup keys hold names by reference: a rebuild
+/// makes millions of keys, and comparing or copying owned strings was much of its work.
+pub fn stage_text(stage: Option<Stage>) -> &'static str {
+    static NAMES: LazyLock<Vec<(Stage, &'static str)>> = LazyLock::new(|| names(Stage::iter()));
+    stage.map_or("", |stage| name_of(&NAMES, stage))
 }
 
-pub fn channel_text(channel: Channel) -> String {
-    channel.to_value()
+/// A channel's stored name.
+pub fn channel_text(channel: Channel) -> &'static str {
+    static NAMES: LazyLock<Vec<(Channel, &'static str)>> = LazyLock::new(|| names(Channel::iter()));
+    name_of(&NAMES, channel)
+}
+
+/// Each value with its stored name, kept for the life of the process (a few dozen bytes).
+fn names<E: ActiveEnum<Value = String> + Copy>(values: impl Iterator<Item = E>) -> Vec<(E, &'static str)> {
+    values.map(|value| (value, &*value.to_value().leak())).collect()
+}
+
+fn name_of<E: PartialEq>(names: &[(E, &'static str)], value: E) -> &'static str {
+    names.iter().find(|(known, _)| *known == value).map_or("", |(_, name)| name)
 }
 
 pub fn first_of_month(day: NaiveDate) -> NaiveDate {
@@ -181,7 +199,7 @@ impl Deltas {
                 let key = FlowKey {
                     grain,
                     day,
-                    channel: channel.clone(),
+                    channel,
                     campaign_id,
                     owner_id,
                     kind: flow.kind.key(),
@@ -198,7 +216,7 @@ impl Deltas {
                 let key = DurationKey {
                     grain,
                     day,
-                    channel: channel.clone(),
+                    channel,
                     campaign_id,
                     owner_id,
                     metric: duration.metric.key(),
@@ -212,7 +230,7 @@ impl Deltas {
 
     /// Counts `lead` as it is (`sign` 1) or takes it away as it was (`sign` -1) in the
     /// snapshot of leads per stage and in its cohort's current stage.
-    pub fn add_lead(&mut self, lead: &lead::Model, sign: i64) {
+    pub fn add_lead(&mut self, lead: &KpiLead, sign: i64) {
         let stage = stage_text(Some(lead.stage));
         let channel = channel_text(lead.channel);
         let currency = lead.currency_code.clone().filter(|_| lead.deal_value_amount.is_some()).unwrap_or_default();
@@ -221,14 +239,7 @@ impl Deltas {
         for (grain, campaign_id, owner_id) in
             [(DETAIL, campaign_id, lead.owner_id.unwrap_or_default()), (ALL, Uuid::nil(), Uuid::nil())]
         {
-            let key = CurrentKey {
-                grain,
-                stage: stage.clone(),
-                channel: channel.clone(),
-                campaign_id,
-                owner_id,
-                currency: currency.clone(),
-            };
+            let key = CurrentKey { grain, stage, channel, campaign_id, owner_id, currency: currency.clone() };
             let entry = self.current.entry(key).or_default();
             entry.0 += sign;
             entry.1 += sign * amount;
@@ -237,7 +248,7 @@ impl Deltas {
     }
 
     /// Counts `lead` as having reached `stage` for the first time.
-    pub fn add_reached(&mut self, lead: &lead::Model, stage: Stage) {
+    pub fn add_reached(&mut self, lead: &KpiLead, stage: Stage) {
         self.cohort.entry(cohort_key(lead, stage)).or_default().0 += 1;
     }
 
@@ -254,7 +265,7 @@ impl Deltas {
             None => {
                 let first = FirstWin {
                     at,
-                    channel: channel_text(dims.channel),
+                    channel: channel_text(dims.channel).to_owned(),
                     campaign_id: dims.campaign_id.unwrap_or_default(),
                     owner_id: dims.owner_id.unwrap_or_default(),
                     currency: currency.clone(),
@@ -298,12 +309,12 @@ impl Deltas {
                 .map(|(k, (n, amount))| kpi_flow::Model {
                     grain: k.grain.to_owned(),
                     day: k.day,
-                    channel: k.channel.clone(),
+                    channel: k.channel.to_owned(),
                     campaign_id: k.campaign_id,
                     owner_id: k.owner_id,
                     kind: k.kind.to_owned(),
-                    from_stage: k.from_stage.clone(),
-                    to_stage: k.to_stage.clone(),
+                    from_stage: k.from_stage.to_owned(),
+                    to_stage: k.to_stage.to_owned(),
                     tag: k.tag.clone(),
                     currency: k.currency.clone(),
                     n: *n,
@@ -317,11 +328,11 @@ impl Deltas {
                 .map(|(k, n)| kpi_duration::Model {
                     grain: k.grain.to_owned(),
                     day: k.day,
-                    channel: k.channel.clone(),
+                    channel: k.channel.to_owned(),
                     campaign_id: k.campaign_id,
                     owner_id: k.owner_id,
                     metric: k.metric.to_owned(),
-                    stage: k.stage.clone(),
+                    stage: k.stage.to_owned(),
                     bucket: k.bucket,
                     n: *n,
                 })
@@ -332,8 +343,8 @@ impl Deltas {
                 .filter(|(_, d)| **d != (0, 0))
                 .map(|(k, (n, amount))| kpi_current::Model {
                     grain: k.grain.to_owned(),
-                    stage: k.stage.clone(),
-                    channel: k.channel.clone(),
+                    stage: k.stage.to_owned(),
+                    channel: k.channel.to_owned(),
                     campaign_id: k.campaign_id,
                     owner_id: k.owner_id,
                     currency: k.currency.clone(),
@@ -347,9 +358,9 @@ impl Deltas {
                 .filter(|(_, d)| **d != (0, 0))
                 .map(|(k, (reached, current))| kpi_cohort::Model {
                     day: k.day,
-                    channel: k.channel.clone(),
+                    channel: k.channel.to_owned(),
                     campaign_id: k.campaign_id,
-                    stage: k.stage.clone(),
+                    stage: k.stage.to_owned(),
                     reached: *reached,
                     current: *current,
                 })
@@ -505,7 +516,7 @@ where
     Ok(())
 }
 
-fn cohort_key(lead: &lead::Model, stage: Stage) -> CohortKey {
+fn cohort_key(lead: &KpiLead, stage: Stage) -> CohortKey {
     CohortKey {
         day: lead.created_at.date_naive(),
         channel: channel_text(lead.channel),
