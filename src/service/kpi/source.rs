@@ -108,70 +108,62 @@ pub async fn between(
 pub async fn page(db: &impl ConnectionTrait, after: i64, limit: u64) -> Result<Vec<SourcedEvent>, DbErr> {
     let fields = "lead_id, kind, from_stage, to_stage, from_stage_entered_at, owner_id, channel, campaign_id, \
                   reason_code, amount, currency_code, detail, occurred_at";
-    let sql = format!(
-        "SELECT {} FROM (SELECT * FROM lead_event WHERE position > {} ORDER BY position LIMIT {}) AS page",
-        packed(db, "position", fields),
-        placeholder(db, 1),
-        placeholder(db, 2)
-    );
-    let mut events: Vec<(i64, KpiEvent)> = packed_rows(db, sql, after.into(), limit).await?;
-    // An aggregate need not keep its input's order.
-    events.sort_unstable_by_key(|(position, _)| *position);
+    let events: Vec<(i64, KpiEvent)> = packed_page(db, "lead_event", "position", fields, after, limit).await?;
     Ok(events.into_iter().map(|(position, event)| SourcedEvent { position, event, previous_owner: None }).collect())
 }
 
 /// Up to `limit` leads after `after`, by id, as the KPIs see them.
 pub async fn lead_page(db: &impl ConnectionTrait, after: Uuid, limit: u64) -> Result<Vec<KpiLead>, DbErr> {
     let fields = "id, stage, channel, campaign_id, owner_id, account_id, deal_value_amount, currency_code, created_at";
-    let sql = format!(
-        "SELECT {} FROM (SELECT * FROM lead WHERE id > {} ORDER BY id LIMIT {}) AS page",
-        packed(db, "id", fields),
-        placeholder(db, 1),
-        placeholder(db, 2)
-    );
-    let mut leads: Vec<(Uuid, KpiLead)> = packed_rows(db, sql, after.into(), limit).await?;
-    leads.sort_unstable_by_key(|(id, _)| *id);
+    let leads: Vec<(Uuid, KpiLead)> = packed_page(db, "lead", "id", fields, after, limit).await?;
     Ok(leads.into_iter().map(|(_, lead)| lead).collect())
 }
 
-/// A page's rows packed by the database into one JSON array of `[key, [fields…]]`: the
-/// SQLite driver copies every column of every row into an allocation of its own and hands
-/// rows over from its connection thread one at a time, which made reading the log and the
-/// leads most of a rebuild. `fields` are plain column names; ids (16-byte blobs in SQLite,
-/// which JSON cannot hold) travel as hex, and JSON columns as JSON.
-fn packed(db: &impl ConnectionTrait, key: &str, fields: &str) -> String {
-    let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
-    let field = |name: &str| match name {
-        _ if !sqlite => name.to_owned(),
-        "id" | "lead_id" | "owner_id" | "campaign_id" | "account_id" => format!("nullif(hex({name}), '')"),
-        "detail" => "json(detail)".to_owned(),
-        _ => name.to_owned(),
-    };
-    let fields: Vec<String> = fields.split(',').map(|name| field(name.trim())).collect();
-    let fields = fields.join(", ");
-    if sqlite {
-        format!("json_group_array(json_array({}, json_array({fields}))) AS page", field(key))
-    } else {
-        format!("CAST(json_agg(json_build_array({key}, json_build_array({fields}))) AS TEXT) AS page")
-    }
-}
-
-fn placeholder(db: &impl ConnectionTrait, n: usize) -> String {
-    match db.get_database_backend() {
-        DatabaseBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
-}
-
-async fn packed_rows<T: serde::de::DeserializeOwned>(
+/// Up to `limit` rows of `table` after `after` in `key` order, as `(key, fields)` pairs.
+/// The database packs the page into one JSON array of `[key, [fields…]]`: the SQLite
+/// driver copies every column of every row into an allocation of its own and hands rows
+/// over from its connection thread one at a time, which made reading the log and the leads
+/// most of a rebuild. `fields` are plain column names; ids (16-byte blobs in SQLite, which
+/// JSON cannot hold) travel as hex, and JSON columns as JSON.
+async fn packed_page<K, T>(
     db: &impl ConnectionTrait,
-    sql: String,
-    after: sea_orm::Value,
+    table: &str,
+    key: &str,
+    fields: &str,
+    after: K,
     limit: u64,
-) -> Result<Vec<T>, DbErr> {
+) -> Result<Vec<(K, T)>, DbErr>
+where
+    K: Into<sea_orm::Value> + serde::de::DeserializeOwned + Ord + Copy,
+    T: serde::de::DeserializeOwned,
+{
+    let backend = db.get_database_backend();
+    let sql = if backend == DatabaseBackend::Sqlite {
+        let field = |name: &str| match name {
+            "id" | "lead_id" | "owner_id" | "campaign_id" | "account_id" => format!("nullif(hex({name}), '')"),
+            "detail" => "json(detail)".to_owned(),
+            _ => name.to_owned(),
+        };
+        let fields: Vec<String> = fields.split(',').map(|name| field(name.trim())).collect();
+        format!(
+            "SELECT json_group_array(json_array({}, json_array({}))) AS page \
+             FROM (SELECT * FROM {table} WHERE {key} > ? ORDER BY {key} LIMIT ?)",
+            field(key),
+            fields.join(", ")
+        )
+    } else {
+        format!(
+            "SELECT CAST(json_agg(json_build_array({key}, json_build_array({fields}))) AS TEXT) AS page \
+             FROM (SELECT * FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2) AS page_rows"
+        )
+    };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, [after, limit.into()]);
+    let statement = Statement::from_sql_and_values(backend, sql, [after.into(), limit.into()]);
     let Some(row) = db.query_one_raw(statement).await? else { return Ok(Vec::new()) };
     let Some(page) = row.try_get::<Option<String>>("", "page")? else { return Ok(Vec::new()) };
-    serde_json::from_str(&page).map_err(|error| DbErr::Custom(format!("unreadable page: {error}")))
+    let mut rows: Vec<(K, T)> =
+        serde_json::from_str(&page).map_err(|error| DbErr::Custom(format!("unreadable {table} page: {error}")))?;
+    // An aggregate need not keep its input's order.
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    Ok(rows)
 }
