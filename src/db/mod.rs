@@ -3,6 +3,7 @@
 pub mod bulk_insert;
 
 use std::{
+    net::IpAddr,
     ops::Deref,
     sync::{
         Arc,
@@ -17,7 +18,10 @@ use sea_orm::{
     ExecResult, QueryResult, RuntimeErr, SqliteTransactionMode, SqlxSqliteConnector, Statement, TransactionOptions,
     TransactionTrait,
     prelude::async_trait::async_trait,
-    sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlx::{
+        postgres::{PgConnectOptions, PgSslMode},
+        sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    },
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -45,7 +49,8 @@ impl StatementCounter {
 
 /// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer. On
 /// PostgreSQL every connection carries a `statement_timeout`, so a stuck statement fails
-/// instead of holding its connection (and, with enough of them, the whole pool).
+/// instead of holding its connection (and, with enough of them, the whole pool), and a
+/// loopback server is spoken to without TLS (see [`plain_on_loopback`]).
 pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
     options
@@ -56,7 +61,7 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
         .sqlx_logging(false)
         .map_sqlx_postgres_opts({
             let statement_timeout = config.statement_timeout.as_millis().to_string();
-            move |options| options.options([("statement_timeout", statement_timeout.as_str())])
+            move |options| plain_on_loopback(options.options([("statement_timeout", statement_timeout.as_str())]))
         })
         .map_sqlx_sqlite_opts(|options| {
             options
@@ -69,6 +74,21 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
     let counter = StatementCounter::default();
     counter.count_on(&mut db);
     Ok((db, counter))
+}
+
+/// TLS to a server on this machine protects nothing and costs twice: encryption at both
+/// ends of every statement, and a message longer than one TLS record (16 KiB, an import's
+/// insert) leaves in pieces whose last waits for the server's delayed ACK, 40 ms, because
+/// the driver leaves Nagle's algorithm on. `prefer`, the default mode, allows a plain
+/// connection, so on loopback Baton takes one; a URL that requires TLS still gets it.
+fn plain_on_loopback(options: PgConnectOptions) -> PgConnectOptions {
+    let host = options.get_host().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if loopback && matches!(options.get_ssl_mode(), PgSslMode::Prefer) {
+        options.ssl_mode(PgSslMode::Disable)
+    } else {
+        options
+    }
 }
 
 /// Begins this process's write transactions. SQLite admits one writer at a time, and a
@@ -227,6 +247,17 @@ pub fn uncounted(db: &DatabaseConnection) -> DatabaseConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_postgres_goes_without_tls_unless_the_url_requires_it() {
+        let mode = |url: &str| plain_on_loopback(url.parse().expect("a PostgreSQL URL")).get_ssl_mode();
+        assert!(matches!(mode("postgres://baton@127.0.0.1/baton"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://baton@localhost:5433/baton?sslmode=prefer"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://baton@[::1]/baton"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://baton@127.0.0.1/baton?sslmode=require"), PgSslMode::Require));
+        assert!(matches!(mode("postgres://baton@db.example.com/baton"), PgSslMode::Prefer));
+        assert!(matches!(mode("postgres://baton@10.0.0.7/baton"), PgSslMode::Prefer));
+    }
 
     #[tokio::test]
     async fn sqlite_writers_take_turns_and_a_turn_lasts_as_long_as_its_transaction() {
