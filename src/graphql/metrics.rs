@@ -2,44 +2,37 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, LazyLock, Mutex},
-    time::Instant,
+    sync::{LazyLock, Mutex},
+    time::Duration,
 };
 
-use async_graphql::{
-    Response,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
-};
+use async_graphql::{Request, Response};
 
-/// Records `baton_graphql_requests_total` and `baton_graphql_request_duration_seconds`,
-/// labelled with the executed operation's name (from the document when the request does
-/// not name it).
-pub struct OperationMetrics;
-
-impl ExtensionFactory for OperationMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationMetrics)
-    }
+/// Records `baton_graphql_requests_total` and `baton_graphql_request_duration_seconds` for
+/// one executed operation, labelled with its name (from the document when the request
+/// does not name it). Recorded around execution rather than by a schema extension: with
+/// any extension installed, every field of every response goes through the extension
+/// chain, which cost a tenth of a 20-lead list's CPU.
+pub fn record(operation: &str, response: Option<&Response>, took: Duration) {
+    let outcome = if response.is_some_and(Response::is_ok) { "ok" } else { "error" };
+    metrics::counter!("baton_graphql_requests_total", "operation" => operation.to_owned(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("baton_graphql_request_duration_seconds", "operation" => operation.to_owned())
+        .record(took.as_secs_f64());
 }
 
-#[async_trait::async_trait]
-impl Extension for OperationMetrics {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx, operation_name).await;
-        let operation = operation_label(operation_name);
-        let outcome = if response.is_ok() { "ok" } else { "error" };
-        metrics::counter!("baton_graphql_requests_total", "operation" => operation.clone(), "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("baton_graphql_request_duration_seconds", "operation" => operation)
-            .record(started.elapsed().as_secs_f64());
-        response
-    }
+/// The label of the operation `request` runs: its `operationName`, or the name of the
+/// document's only operation.
+pub fn operation_of(request: &mut Request) -> String {
+    let named = request.operation_name.clone().or_else(|| {
+        let document = request.parsed_query().ok()?;
+        let mut names = document.operations.iter().map(|(name, _)| name);
+        match (names.next(), names.next()) {
+            (Some(Some(name)), None) => Some(name.to_string()),
+            _ => None,
+        }
+    });
+    operation_label(named.as_deref())
 }
 
 /// Operation names become metric labels; clients could send endless distinct names, so

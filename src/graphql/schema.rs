@@ -41,8 +41,7 @@ fn builder(options: SchemaOptions) -> SchemaBuilder<QueryRoot, MutationRoot, Sub
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(8)
-        .extension(super::metrics::OperationMetrics);
+        .limit_directives(8);
     if !options.introspection {
         builder = builder.disable_introspection().disable_suggestions();
     }

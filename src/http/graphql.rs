@@ -8,6 +8,7 @@
 use std::{
     convert::Infallible,
     net::{IpAddr, SocketAddr},
+    time::Instant,
 };
 
 use async_graphql::{
@@ -27,7 +28,7 @@ use crate::{
     auth,
     domain::{access::Viewer, time},
     error::AppError,
-    graphql::{context::ReceivedAt, loaders::Loaders},
+    graphql::{context::ReceivedAt, loaders::Loaders, metrics as operation_metrics},
     startup::MAX_BODY_BYTES,
 };
 
@@ -224,8 +225,10 @@ async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: boo
     }
     // Kept to name the field of an input error async-graphql reports by type only.
     let variables = request.variables.clone();
+    let operation = operation_metrics::operation_of(&mut request);
     let request = request.data(Loaders::new(&http.app.db)).data(viewer).data(received);
-    match tokio::time::timeout(http.limits.execution_timeout, http.schema.execute(request)).await {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(http.limits.execution_timeout, http.schema.execute(request)).await {
         Ok(mut response) => {
             for error in &mut response.errors {
                 give_code(error);
@@ -234,7 +237,13 @@ async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: boo
             Outcome::Ran(response)
         }
         Err(_) => Outcome::TimedOut,
-    }
+    };
+    let response = match &outcome {
+        Outcome::Ran(response) => Some(response),
+        _ => None,
+    };
+    operation_metrics::record(&operation, response, started.elapsed());
+    outcome
 }
 
 /// How one operation ended.

@@ -110,6 +110,23 @@ async fn a_named_operation_is_labelled_by_its_name_without_an_operation_name_fie
 }
 
 #[tokio::test]
+async fn an_operation_that_answers_with_errors_is_counted_as_an_error() {
+    let app = TestApp::spawn().await;
+    let viewer = app.user(Role::Viewer).await;
+    let query = "query MisspeltDashboard { leads(first: 5) { edges { node { nickname } } } }";
+    let seen =
+        send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&json!({ "query": query }))).await;
+    assert!(seen.text.contains("nickname"), "{}", seen.text);
+    let metrics = send(app.client.get(app.url("/metrics"))).await;
+    let sample = metrics
+        .text
+        .lines()
+        .find(|l| l.starts_with("baton_graphql_requests_total{") && l.contains("operation=\"MisspeltDashboard\""))
+        .unwrap_or_else(|| panic!("no MisspeltDashboard sample in\n{}", metrics.text));
+    assert!(sample.contains("outcome=\"error\""), "{sample}");
+}
+
+#[tokio::test]
 async fn a_query_can_be_sent_with_get() {
     let app = TestApp::spawn().await;
     let viewer = app.user(Role::Viewer).await;
