@@ -414,10 +414,20 @@ impl Bench {
             return Ok(mqls);
         }
         eprintln!("qualifying {missing} new leads into MQLs …");
+        // They belong to accounts, as seeded leads do, so that the inboxes their acceptance
+        // fills load accounts too.
+        let data = self.api.data(&self.admin, "{ accounts(first: 100) { edges { node { id } } } }", json!({})).await?;
+        let accounts: Vec<&str> = nodes(&data["accounts"]).filter_map(|node| node["id"].as_str()).collect();
         let run = uuid::Uuid::now_v7().simple().to_string();
         for batch in 0..missing.div_ceil(1000) {
             let leads: Vec<Value> = (0..1000.min(missing - batch * 1000))
-                .map(|n| json!({ "email": format!("mql-{run}-{batch}-{n}@bench.baton"), "channel": "EVENT" }))
+                .map(|n| {
+                    json!({
+                        "email": format!("mql-{run}-{batch}-{n}@bench.baton"),
+                        "channel": "EVENT",
+                        "accountId": accounts.get(n % accounts.len().max(1)),
+                    })
+                })
                 .collect();
             let query =
                 "mutation($leads: [CreateLeadInput!]!) { importLeads(input: { leads: $leads }) { created { id } } }";
