@@ -60,6 +60,17 @@ impl Loaders {
         self.lifetime_values.clear::<Uuid>();
     }
 
+    /// Keeps an account and a user read along with something else, so resolving them
+    /// costs no statement of its own.
+    pub async fn feed(&self, account: Option<account::Model>, user: Option<user::Model>) {
+        if let Some(account) = account {
+            self.accounts.feed_one(account.id, account).await;
+        }
+        if let Some(user) = user {
+            self.users.feed_one(user.id, user).await;
+        }
+    }
+
     /// Loads, in one statement, the lifetime values a page of accounts' selection
     /// (`edges { node { … } }`) asks for.
     pub async fn prefetch_for_accounts(&self, ctx: &Context<'_>, accounts: &[account::Model]) -> AppResult<()> {

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::{Channel, Stage, account, campaign, lead};
+use entity::{Channel, Stage, account, campaign, lead, user};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect, Value,
@@ -129,6 +129,20 @@ fn narrowed_scope(viewer: &Viewer, stages: Option<&[Stage]>) -> Option<Condition
 pub async fn find(db: &DatabaseConnection, viewer: &Viewer, lead_id: Uuid) -> AppResult<Option<lead::Model>> {
     let lead = lead::Entity::find_by_id(lead_id).one(db).await?;
     Ok(lead.filter(|lead| viewer.can_see_lead(lead.stage, lead.owner_id)))
+}
+
+/// A lead the viewer may see with its account and owner, in one statement.
+pub async fn find_with_parties(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    lead_id: Uuid,
+) -> AppResult<Option<(lead::Model, Option<account::Model>, Option<user::Model>)>> {
+    let row = lead::Entity::find_by_id(lead_id)
+        .find_also_related(account::Entity)
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    Ok(row.filter(|(lead, _, _)| viewer.can_see_lead(lead.stage, lead.owner_id)))
 }
 
 /// One page of the leads the viewer may see.

@@ -140,3 +140,25 @@ async fn an_accounts_page_of_50_leads_with_owners_costs_at_most_four_statements(
     let statements = account_page_cost(50).await;
     assert!(statements <= 4, "{statements} statements");
 }
+
+#[tokio::test]
+async fn a_lead_with_its_account_and_owner_is_read_in_one_statement() {
+    let app = TestApp::spawn().await;
+    let marketer = app.user(Role::Marketing).await;
+    let accounts = accounts(&app, &marketer, 1).await;
+    let owners = reps(&app, 1).await;
+    let ids = leads(&app, &marketer, &accounts, &owners, 1).await;
+    let manager = app.user(Role::SalesManager).await;
+    let query = "query($id: ID!) { lead(id: $id) { email account { name } owner { id } } }";
+    let variables = json!({ "id": ids[0] });
+    // The first request also reads the token's user, which is then trusted for a second.
+    app.data(&manager, query, variables.clone()).await;
+    let (statements, data) = cost(&app, &manager, query, variables.clone()).await;
+    assert_eq!(data["lead"]["account"]["name"], "Account 0");
+    assert_eq!(data["lead"]["owner"]["id"], owners[0].to_string());
+    assert!(statements <= 1, "{statements} statements");
+
+    // Read this way, a lead stays as hidden as it is read any other way.
+    let other_rep = app.user(Role::SalesRep).await;
+    assert_eq!(app.data(&other_rep, query, variables).await["lead"], Value::Null);
+}

@@ -16,8 +16,17 @@ impl LeadQuery {
     /// A lead by id; null when it does not exist or the viewer may not see it.
     async fn lead(&self, ctx: &Context<'_>, #[graphql(desc = "The lead's id.")] id: ID) -> Result<Option<Lead>> {
         let state = ctx.state()?;
-        let lead = service::lead::find(&state.db, ctx.viewer()?, parse_id("id", &id)?).await?;
-        Ok(lead.map(Lead))
+        let (viewer, id) = (ctx.viewer()?, parse_id("id", &id)?);
+        let selection = ctx.look_ahead();
+        if !selection.field("account").exists() && !selection.field("owner").exists() {
+            return Ok(service::lead::find(&state.db, viewer, id).await?.map(Lead));
+        }
+        // Joined rather than loaded after the lead: one statement instead of three.
+        let Some((lead, account, owner)) = service::lead::find_with_parties(&state.db, viewer, id).await? else {
+            return Ok(None);
+        };
+        ctx.loaders()?.feed(account, owner).await;
+        Ok(Some(Lead(lead)))
     }
 
     /// The leads the viewer may see, filtered and sorted. Reps see the MQL queue and their own leads.
