@@ -12,7 +12,7 @@ use async_graphql::{Request, Response};
 /// one executed operation, labelled with its name (from the document when the request
 /// does not name it). Recorded around execution rather than by a schema extension: with
 /// any extension installed, every field of every response goes through the extension
-/// chain, which cost a tenth of a 20-lead list's CPU.
+/// chain (a registry lookup and a boxed future per field).
 pub fn record(operation: &str, response: Option<&Response>, took: Duration) {
     let outcome = if response.is_some_and(Response::is_ok) { "ok" } else { "error" };
     metrics::counter!("baton_graphql_requests_total", "operation" => operation.to_owned(), "outcome" => outcome)

@@ -67,6 +67,15 @@ async fn health_endpoints_answer_without_a_token() {
     assert_eq!(ready.status, 200, "{}", ready.text);
 }
 
+/// The `baton_graphql_requests_total` sample of `operation` in a metrics page.
+fn requests_sample<'a>(metrics: &'a str, operation: &str) -> &'a str {
+    let label = format!("operation=\"{operation}\"");
+    metrics
+        .lines()
+        .find(|line| line.starts_with("baton_graphql_requests_total{") && line.contains(&label))
+        .unwrap_or_else(|| panic!("no {operation} sample in\n{metrics}"))
+}
+
 #[tokio::test]
 async fn metrics_are_prometheus_text_labelled_by_operation_name() {
     let app = TestApp::spawn().await;
@@ -80,11 +89,7 @@ async fn metrics_are_prometheus_text_labelled_by_operation_name() {
     assert_eq!(metrics.status, 200);
     assert!(metrics.content_type.starts_with("text/plain"), "{}", metrics.content_type);
     assert!(metrics.text.contains("# TYPE baton_graphql_requests_total counter"), "{}", metrics.text);
-    let sample = metrics
-        .text
-        .lines()
-        .find(|line| line.starts_with("baton_graphql_requests_total{") && line.contains("operation=\"DashboardLeads\""))
-        .unwrap_or_else(|| panic!("no DashboardLeads sample in\n{}", metrics.text));
+    let sample = requests_sample(&metrics.text, "DashboardLeads");
     assert!(sample.contains("outcome=\"ok\""), "{sample}");
     let count: f64 = sample.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or_default();
     assert!(count >= 1.0, "{sample}");
@@ -99,14 +104,7 @@ async fn a_named_operation_is_labelled_by_its_name_without_an_operation_name_fie
         send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&json!({ "query": query }))).await;
     assert_eq!(seen.status, 200, "{}", seen.text);
     let metrics = send(app.client.get(app.url("/metrics"))).await;
-    assert!(
-        metrics
-            .text
-            .lines()
-            .any(|l| l.starts_with("baton_graphql_requests_total{") && l.contains("operation=\"UnlabelledDashboard\"")),
-        "no UnlabelledDashboard sample in\n{}",
-        metrics.text
-    );
+    requests_sample(&metrics.text, "UnlabelledDashboard");
 }
 
 #[tokio::test]
@@ -118,11 +116,7 @@ async fn an_operation_that_answers_with_errors_is_counted_as_an_error() {
         send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&json!({ "query": query }))).await;
     assert!(seen.text.contains("nickname"), "{}", seen.text);
     let metrics = send(app.client.get(app.url("/metrics"))).await;
-    let sample = metrics
-        .text
-        .lines()
-        .find(|l| l.starts_with("baton_graphql_requests_total{") && l.contains("operation=\"MisspeltDashboard\""))
-        .unwrap_or_else(|| panic!("no MisspeltDashboard sample in\n{}", metrics.text));
+    let sample = requests_sample(&metrics.text, "MisspeltDashboard");
     assert!(sample.contains("outcome=\"error\""), "{sample}");
 }
 
