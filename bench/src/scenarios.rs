@@ -216,10 +216,7 @@ impl Bench {
     }
 
     async fn account_leads(&mut self) -> anyhow::Result<()> {
-        let data = self.api.data(&self.admin, "{ accounts(first: 100) { edges { node { id } } } }", json!({})).await?;
-        let bodies = nodes(&data["accounts"])
-            .filter_map(|node| node["id"].as_str().map(|id| body(ACCOUNT_LEADS, json!({ "id": id }))))
-            .collect();
+        let bodies = self.first_accounts().await?.iter().map(|id| body(ACCOUNT_LEADS, json!({ "id": id }))).collect();
         let request = cycling(&self.api, &self.manager, bodies);
         self.read_scenario("account-leads", request).await
     }
@@ -417,8 +414,7 @@ impl Bench {
         eprintln!("qualifying {missing} new leads into MQLs …");
         // They belong to accounts, as seeded leads do, so that the inboxes their acceptance
         // fills load accounts too.
-        let data = self.api.data(&self.admin, "{ accounts(first: 100) { edges { node { id } } } }", json!({})).await?;
-        let accounts: Vec<&str> = nodes(&data["accounts"]).filter_map(|node| node["id"].as_str()).collect();
+        let accounts = self.first_accounts().await?;
         let run = uuid::Uuid::now_v7().simple().to_string();
         for batch in 0..missing.div_ceil(1000) {
             let leads: Vec<Value> = (0..1000.min(missing - batch * 1000))
@@ -451,6 +447,12 @@ impl Bench {
             mqls.extend(created);
         }
         Ok(mqls)
+    }
+
+    /// Ids of the first hundred accounts by name.
+    async fn first_accounts(&self) -> anyhow::Result<Vec<String>> {
+        let data = self.api.data(&self.admin, "{ accounts(first: 100) { edges { node { id } } } }", json!({})).await?;
+        Ok(nodes(&data["accounts"]).filter_map(|node| node["id"].as_str().map(str::to_owned)).collect())
     }
 
     /// Replaces the server with a fresh process on the same port.

@@ -67,6 +67,15 @@ async fn health_endpoints_answer_without_a_token() {
     assert_eq!(ready.status, 200, "{}", ready.text);
 }
 
+/// Sends `query` as a viewer, then reads the metrics page: what each answered.
+async fn query_then_metrics(body: serde_json::Value) -> (Seen, Seen) {
+    let app = TestApp::spawn().await;
+    let viewer = app.user(Role::Viewer).await;
+    let seen = send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&body)).await;
+    let metrics = send(app.client.get(app.url("/metrics"))).await;
+    (seen, metrics)
+}
+
 /// The `baton_graphql_requests_total` sample of `operation` in a metrics page.
 fn requests_sample<'a>(metrics: &'a str, operation: &str) -> &'a str {
     let label = format!("operation=\"{operation}\"");
@@ -78,14 +87,9 @@ fn requests_sample<'a>(metrics: &'a str, operation: &str) -> &'a str {
 
 #[tokio::test]
 async fn metrics_are_prometheus_text_labelled_by_operation_name() {
-    let app = TestApp::spawn().await;
-    let viewer = app.user(Role::Viewer).await;
     let query = "query DashboardLeads { leads(first: 5) { edges { node { id } } } }";
-    let body = json!({ "query": query, "operationName": "DashboardLeads" });
-    let seen = send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&body)).await;
+    let (seen, metrics) = query_then_metrics(json!({ "query": query, "operationName": "DashboardLeads" })).await;
     assert_eq!(seen.status, 200, "{}", seen.text);
-
-    let metrics = send(app.client.get(app.url("/metrics"))).await;
     assert_eq!(metrics.status, 200);
     assert!(metrics.content_type.starts_with("text/plain"), "{}", metrics.content_type);
     assert!(metrics.text.contains("# TYPE baton_graphql_requests_total counter"), "{}", metrics.text);
@@ -97,25 +101,17 @@ async fn metrics_are_prometheus_text_labelled_by_operation_name() {
 
 #[tokio::test]
 async fn a_named_operation_is_labelled_by_its_name_without_an_operation_name_field() {
-    let app = TestApp::spawn().await;
-    let viewer = app.user(Role::Viewer).await;
     let query = "query UnlabelledDashboard { leads(first: 5) { edges { node { id } } } }";
-    let seen =
-        send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&json!({ "query": query }))).await;
+    let (seen, metrics) = query_then_metrics(json!({ "query": query })).await;
     assert_eq!(seen.status, 200, "{}", seen.text);
-    let metrics = send(app.client.get(app.url("/metrics"))).await;
     requests_sample(&metrics.text, "UnlabelledDashboard");
 }
 
 #[tokio::test]
 async fn an_operation_that_answers_with_errors_is_counted_as_an_error() {
-    let app = TestApp::spawn().await;
-    let viewer = app.user(Role::Viewer).await;
     let query = "query MisspeltDashboard { leads(first: 5) { edges { node { nickname } } } }";
-    let seen =
-        send(app.client.post(app.url("/graphql")).bearer_auth(&viewer.token).json(&json!({ "query": query }))).await;
+    let (seen, metrics) = query_then_metrics(json!({ "query": query })).await;
     assert!(seen.text.contains("nickname"), "{}", seen.text);
-    let metrics = send(app.client.get(app.url("/metrics"))).await;
     let sample = requests_sample(&metrics.text, "MisspeltDashboard");
     assert!(sample.contains("outcome=\"error\""), "{sample}");
 }
