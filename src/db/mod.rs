@@ -1,10 +1,10 @@
 //! Connecting to SQLite or PostgreSQL with the settings Baton relies on.
 
 pub mod bulk_insert;
+mod writer;
 
 use std::{
     net::IpAddr,
-    ops::Deref,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -15,16 +15,14 @@ use std::{
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
-    ExecResult, QueryResult, RuntimeErr, SqliteTransactionMode, SqlxSqliteConnector, Statement, TransactionOptions,
-    TransactionTrait,
-    prelude::async_trait::async_trait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::{
         postgres::{PgConnectOptions, PgSslMode},
-        sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
     },
 };
-use tokio::sync::OwnedMutexGuard;
 
+pub use self::writer::{WriteTransaction, Writer};
 use crate::config::DatabaseConfig;
 
 /// Counts SQL statements sent on one connection pool (for metrics and N+1 checks).
@@ -88,99 +86,6 @@ fn plain_on_loopback(options: PgConnectOptions) -> PgConnectOptions {
         options.ssl_mode(PgSslMode::Disable)
     } else {
         options
-    }
-}
-
-/// Begins this process's write transactions. SQLite admits one writer at a time, and a
-/// writer that finds the lock taken sleeps and polls for it (up to 100 ms a try): under
-/// concurrent writes most of the time went to sleeping. On SQLite, writers therefore take
-/// turns in the process, in order, before `BEGIN IMMEDIATE`, and each finds the lock free
-/// (another process, or the periodic SLA sweep, still meets it with the busy timeout).
-/// They write through two connections of their own, whose statement caches hold only the
-/// writes' statements (on the shared pool, reads evicted them and writes recompiled their
-/// SQL); two, because the driver returns a connection to its pool from a spawned task,
-/// and with one connection every writer waited for that task, which under a burst of
-/// work (10,000 sockets subscribing) came after the acquire timeout. PostgreSQL locks
-/// rows, not the database: its writers share the pool and do not queue.
-#[derive(Clone)]
-pub struct Writer {
-    db: DatabaseConnection,
-    turns: Option<Arc<tokio::sync::Mutex<()>>>,
-}
-
-impl Writer {
-    /// The writer for `db`'s database; its statements count in `counter`.
-    pub async fn connect(db: &DatabaseConnection, counter: &StatementCounter) -> Result<Self, DbErr> {
-        if db.get_database_backend() != DatabaseBackend::Sqlite {
-            return Ok(Self { db: db.clone(), turns: None });
-        }
-        let pool = db.get_sqlite_connection_pool();
-        let own = SqlitePoolOptions::new()
-            .max_connections(2)
-            .min_connections(2)
-            .acquire_timeout(pool.options().get_acquire_timeout())
-            .connect_with((*pool.connect_options()).clone())
-            .await
-            .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?;
-        let mut writes = SqlxSqliteConnector::from_sqlx_sqlite_pool(own);
-        counter.count_on(&mut writes);
-        Ok(Self { db: writes, turns: Some(Arc::default()) })
-    }
-
-    /// Waits for this process's turn to write (SQLite), then begins the transaction.
-    pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
-        let turn = match &self.turns {
-            Some(turns) => Some(turns.clone().lock_owned().await),
-            None => None,
-        };
-        Ok(WriteTransaction { txn: begin_write(&self.db).await?, _turn: turn })
-    }
-}
-
-/// A write transaction, holding the process's turn to write until it ends.
-pub struct WriteTransaction {
-    txn: DatabaseTransaction,
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTransaction {
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
-    }
-}
-
-impl Deref for WriteTransaction {
-    type Target = DatabaseTransaction;
-
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-}
-
-#[async_trait]
-impl ConnectionTrait for WriteTransaction {
-    fn get_database_backend(&self) -> DatabaseBackend {
-        self.txn.get_database_backend()
-    }
-
-    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute_raw(statement).await
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
-    }
-
-    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(statement).await
-    }
-
-    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(statement).await
-    }
-
-    fn support_returning(&self) -> bool {
-        self.txn.support_returning()
     }
 }
 
@@ -257,30 +162,5 @@ mod tests {
         assert!(matches!(mode("postgres://baton@127.0.0.1/baton?sslmode=require"), PgSslMode::Require));
         assert!(matches!(mode("postgres://baton@db.example.com/baton"), PgSslMode::Prefer));
         assert!(matches!(mode("postgres://baton@10.0.0.7/baton"), PgSslMode::Prefer));
-    }
-
-    #[tokio::test]
-    async fn sqlite_writers_take_turns_and_a_turn_lasts_as_long_as_its_transaction() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = DatabaseConfig {
-            url: format!("sqlite://{}/writer.db?mode=rwc", dir.path().display()),
-            max_connections: 4,
-            acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
-        };
-        let (db, statements) = connect(&config).await.expect("connect");
-        let writer = Writer::connect(&db, &statements).await.expect("writer");
-        let turns = writer.turns.clone().expect("SQLite writers take turns");
-        let transaction = writer.begin().await.expect("begin");
-        assert!(turns.try_lock().is_err(), "an open write transaction holds the turn");
-        transaction.commit().await.expect("commit");
-        assert!(turns.try_lock().is_ok(), "its commit ends it");
-        drop(writer.begin().await.expect("begin again"));
-        assert!(turns.try_lock().is_ok(), "and so does abandoning one");
-        let before = statements.get();
-        let transaction = writer.begin().await.expect("begin");
-        transaction.query_one_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT 1")).await.expect("query");
-        transaction.commit().await.expect("commit");
-        assert!(statements.get() > before, "the writer's statements count with the pool's");
     }
 }

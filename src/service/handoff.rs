@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use entity::{LeadEventKind, Role, Stage, lead, lead_event, reason, setting, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -97,26 +97,30 @@ pub struct MoveCommand {
 pub async fn move_lead(state: &AppState, viewer: &Viewer, command: &MoveCommand) -> AppResult<lead::Model> {
     let mv = command.details.kind();
     let key = IdempotencyKey::new(viewer.id, command.idempotency_key.as_deref(), mv.mutation(), command)?;
-    idempotent(&state.db, key.as_ref(), apply_move(state, viewer, command, key.as_ref())).await
+    idempotent(state, key.as_ref(), apply_move(state, viewer, command, key.as_ref())).await
 }
 
 /// Runs `attempt` unless `key` already has a stored response; if `attempt` fails while a
-/// concurrent retry with the same key succeeded, answers with that retry's response.
+/// concurrent retry with the same key succeeded, answers with that retry's response (once
+/// the batch of writes holding it has committed, so that it can be read).
 async fn idempotent(
-    db: &DatabaseConnection,
+    state: &AppState,
     key: Option<&IdempotencyKey>,
     attempt: impl Future<Output = AppResult<lead::Model>>,
 ) -> AppResult<lead::Model> {
     let Some(key) = key else { return attempt.await };
-    if let Some(replayed) = key.replay(db).await? {
+    if let Some(replayed) = key.replay(&state.db).await? {
         return Ok(replayed);
     }
     match attempt.await {
         Ok(lead) => Ok(lead),
-        Err(error) => match key.replay(db).await? {
-            Some(replayed) => Ok(replayed),
-            None => Err(error),
-        },
+        Err(error) => {
+            state.writer.flush().await?;
+            match key.replay(&state.db).await? {
+                Some(replayed) => Ok(replayed),
+                None => Err(error),
+            }
+        }
     }
 }
 
@@ -491,5 +495,5 @@ pub async fn assign(
         commit_change(state, txn, &before, &after, vec![event], key.as_ref()).await?;
         Ok(after)
     };
-    idempotent(&state.db, key.as_ref(), attempt).await
+    idempotent(state, key.as_ref(), attempt).await
 }

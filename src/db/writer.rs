@@ -1,0 +1,439 @@
+//! This process's write transactions, and on SQLite their group commit.
+//!
+//! SQLite admits one writer at a time, and a writer that finds the lock taken sleeps and
+//! polls for it (up to 100 ms a try): under concurrent writes most of the time went to
+//! sleeping. Writers therefore take turns in the process, in order, before `BEGIN
+//! IMMEDIATE`, and each finds the lock free (another process, or the periodic SLA sweep,
+//! still meets it with the busy timeout).
+//!
+//! A commit is most of a small write's cost: every page the transaction touched (the
+//! lead's row and indexes, the log's, each KPI rollup's) is written to the WAL again, and
+//! the connection that writes next finds the database changed and drops its page cache.
+//! So writers that queue up share one transaction: each runs in a savepoint of its own,
+//! which its failure rolls back alone, and when it is done it waits for whoever ends the
+//! batch, the first writer that finds no one queued behind it, to commit for all. No
+//! writer hears of its success before the commit that made its change durable, and a
+//! failed commit fails every writer in it. A lone writer needs no savepoint: the batch's
+//! first writer works in the transaction itself.
+//!
+//! Writers write through two connections of their own, whose statement caches hold only
+//! the writes' statements (on the shared pool, reads evicted them and writes recompiled
+//! their SQL); two, because the driver returns a connection to its pool from a spawned
+//! task, and with one connection every batch waited for that task, which under a burst of
+//! work (10,000 sockets subscribing) came after the acquire timeout. PostgreSQL locks
+//! rows, not the database: its writers share the pool and neither queue nor batch.
+
+use std::{
+    ops::Deref,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, QueryResult,
+    RuntimeErr, SqlxSqliteConnector, Statement, TransactionTrait, prelude::async_trait::async_trait,
+    sqlx::sqlite::SqlitePoolOptions,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+
+use super::{StatementCounter, begin_write};
+
+/// The most writers one transaction holds: it bounds how long the first of them waits for
+/// the commit, and how many one failed commit fails.
+const MAX_BATCH: usize = 64;
+
+/// Begins write transactions (see the module's documentation).
+#[derive(Clone)]
+pub struct Writer {
+    db: DatabaseConnection,
+    batches: Option<Arc<Batches>>,
+}
+
+impl Writer {
+    /// The writer for `db`'s database; its statements count in `counter`.
+    pub async fn connect(db: &DatabaseConnection, counter: &StatementCounter) -> Result<Self, DbErr> {
+        if db.get_database_backend() != DatabaseBackend::Sqlite {
+            return Ok(Self { db: db.clone(), batches: None });
+        }
+        let pool = db.get_sqlite_connection_pool();
+        let own = SqlitePoolOptions::new()
+            .max_connections(2)
+            .min_connections(2)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?;
+        let mut writes = SqlxSqliteConnector::from_sqlx_sqlite_pool(own);
+        counter.count_on(&mut writes);
+        Ok(Self { db: writes, batches: Some(Arc::default()) })
+    }
+
+    /// Waits for this process's turn to write (SQLite), then begins the transaction, or
+    /// the next savepoint of the open batch.
+    pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
+        let Some(batches) = &self.batches else {
+            return Ok(WriteTransaction { txn: begin_write(&self.db).await?, turn: None });
+        };
+        let mut turn = batches.take_turn().await;
+        let txn = match &turn.batch.txn {
+            Some(open) => open.begin().await?,
+            None => begin_write(&self.db).await?,
+        };
+        turn.first = turn.batch.txn.is_none();
+        Ok(WriteTransaction { txn, turn: Some(turn) })
+    }
+
+    /// Commits the open batch, if any, once the writers before this call are done: after
+    /// it, what they wrote is visible to every connection (or failed).
+    pub async fn flush(&self) -> Result<(), DbErr> {
+        match &self.batches {
+            Some(batches) => batches.take_turn().await.batch.commit().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// A write transaction, holding the process's turn to write until it ends.
+pub struct WriteTransaction {
+    // Declared before `turn`, so a dropped transaction rolls back before the turn passes on.
+    txn: DatabaseTransaction,
+    turn: Option<Turn>,
+}
+
+impl WriteTransaction {
+    /// Commits, or on SQLite returns once the batch holding this transaction committed.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let Self { txn, turn } = self;
+        let Some(mut turn) = turn else { return txn.commit().await };
+        if turn.first {
+            turn.batch.txn = Some(txn);
+        } else {
+            txn.commit().await?;
+        }
+        if turn.batches.queued.load(Ordering::Acquire) > 0 && turn.batch.waiting.len() + 1 < MAX_BATCH {
+            let (done, committed) = oneshot::channel();
+            turn.batch.waiting.push(done);
+            drop(turn);
+            return match committed.await {
+                Ok(result) => result.map_err(DbErr::Custom),
+                Err(_) => Err(DbErr::Custom("the batch holding this write ended without committing".into())),
+            };
+        }
+        turn.batch.commit().await
+    }
+}
+
+impl Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(statement).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(statement).await
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(statement).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+/// The turns of SQLite writers, and the batch the current turn may add to.
+#[derive(Default)]
+struct Batches {
+    batch: Arc<Mutex<Batch>>,
+    /// Writers waiting for a turn: a writer done with its work leaves the commit to them.
+    queued: AtomicUsize,
+}
+
+/// Writers' work not yet committed.
+#[derive(Default)]
+struct Batch {
+    /// The open transaction, between turns (a batch's first writer holds it during its own).
+    txn: Option<DatabaseTransaction>,
+    /// Writers whose work `txn` holds, waiting for its commit.
+    waiting: Vec<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Batch {
+    /// Commits the open transaction, if any, and tells its waiting writers how it went.
+    async fn commit(&mut self) -> Result<(), DbErr> {
+        let Some(txn) = self.txn.take() else { return Ok(()) };
+        let result = txn.commit().await;
+        let outcome = result.as_ref().map(|_| ()).map_err(|error| format!("the write's commit failed: {error}"));
+        for writer in self.waiting.drain(..) {
+            // A writer whose request was abandoned no longer listens; its work is committed all the same.
+            let _ = writer.send(outcome.clone());
+        }
+        result
+    }
+}
+
+impl Batches {
+    async fn take_turn(self: &Arc<Self>) -> Turn {
+        let queued = Queued::join(self);
+        let batch = self.batch.clone().lock_owned().await;
+        queued.served();
+        Turn { batch, batches: self.clone(), first: false }
+    }
+
+    /// Commits the open batch in a turn of its own: for when the writer that would have
+    /// ended it is gone.
+    fn flush_later(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let batches = self.clone();
+        runtime.spawn(async move {
+            if let Err(error) = batches.take_turn().await.batch.commit().await {
+                tracing::error!(%error, "committing a batch of writes failed");
+            }
+        });
+    }
+}
+
+/// The turn to write: whoever holds it may use (or begin) the batch's transaction.
+struct Turn {
+    batch: OwnedMutexGuard<Batch>,
+    batches: Arc<Batches>,
+    /// Whether this turn's writer began the batch and works in its transaction itself.
+    first: bool,
+}
+
+impl Drop for Turn {
+    /// A turn that passes on an open batch with no one queued to end it (its writer failed
+    /// or was abandoned) leaves the commit to a turn of its own.
+    fn drop(&mut self) {
+        if self.batch.txn.is_some() && self.batches.queued.load(Ordering::Acquire) == 0 {
+            self.batches.flush_later();
+        }
+    }
+}
+
+/// A writer counted as queued for a turn. One abandoned in the queue may have been the
+/// writer an open batch was left to, so its leaving flushes the batch.
+struct Queued<'a> {
+    batches: &'a Arc<Batches>,
+    waiting: bool,
+}
+
+impl<'a> Queued<'a> {
+    fn join(batches: &'a Arc<Batches>) -> Self {
+        batches.queued.fetch_add(1, Ordering::AcqRel);
+        Self { batches, waiting: true }
+    }
+
+    fn served(mut self) {
+        self.waiting = false;
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.batches.queued.fetch_sub(1, Ordering::AcqRel);
+        if self.waiting {
+            self.batches.flush_later();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{config::DatabaseConfig, db::connect};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        db: DatabaseConnection,
+        writer: Writer,
+        statements: StatementCounter,
+    }
+
+    impl Fixture {
+        async fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let config = DatabaseConfig {
+                url: format!("sqlite://{}/writer.db?mode=rwc", dir.path().display()),
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(5),
+                statement_timeout: Duration::from_secs(5),
+            };
+            let (db, statements) = connect(&config).await.expect("connect");
+            db.execute_unprepared("CREATE TABLE written (n INTEGER PRIMARY KEY)").await.expect("create table");
+            let writer = Writer::connect(&db, &statements).await.expect("writer");
+            Self { _dir: dir, db, writer, statements }
+        }
+
+        fn batches(&self) -> Arc<Batches> {
+            self.writer.batches.clone().expect("SQLite writers take turns")
+        }
+
+        /// Waits until `n` writers are queued for a turn.
+        async fn queued(&self, n: usize) {
+            while self.batches().queued.load(Ordering::Acquire) != n {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+
+        /// What another connection sees written.
+        async fn visible(&self) -> Vec<i64> {
+            let rows = self
+                .db
+                .query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, "SELECT n FROM written ORDER BY n"))
+                .await
+                .expect("read");
+            rows.iter().map(|row| row.try_get_by_index(0).expect("n")).collect()
+        }
+    }
+
+    async fn write(txn: &WriteTransaction, n: i64) {
+        let insert = Statement::from_string(DatabaseBackend::Sqlite, format!("INSERT INTO written (n) VALUES ({n})"));
+        txn.execute_raw(insert).await.expect("insert");
+    }
+
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_and_a_turn_lasts_as_long_as_its_transaction() {
+        let fixture = Fixture::new().await;
+        let batches = fixture.batches();
+        let transaction = fixture.writer.begin().await.expect("begin");
+        assert!(batches.batch.try_lock().is_err(), "an open write transaction holds the turn");
+        transaction.commit().await.expect("commit");
+        assert!(batches.batch.try_lock().is_ok(), "its commit ends it");
+        drop(fixture.writer.begin().await.expect("begin again"));
+        assert!(batches.batch.try_lock().is_ok(), "and so does abandoning one");
+        let before = fixture.statements.get();
+        let transaction = fixture.writer.begin().await.expect("begin");
+        write(&transaction, 1).await;
+        transaction.commit().await.expect("commit");
+        assert!(fixture.statements.get() > before, "the writer's statements count with the pool's");
+        assert_eq!(fixture.visible().await, [1], "a lone writer commits at once");
+    }
+
+    #[tokio::test]
+    async fn a_queued_writer_ends_the_batch_and_no_writer_hears_of_success_before_the_commit() {
+        let fixture = Fixture::new().await;
+        let first = fixture.writer.begin().await.expect("begin");
+        write(&first, 1).await;
+        let (go_on, go) = oneshot::channel::<()>();
+        let writer = fixture.writer.clone();
+        let second = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            write(&txn, 2).await;
+            go.await.expect("told to go on");
+            txn.commit().await
+        });
+        fixture.queued(1).await;
+        let first_commit = tokio::spawn(first.commit());
+        // The second writer now holds the turn, inside the first one's transaction.
+        fixture.queued(0).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!first_commit.is_finished(), "the first writer waits for the batch's commit");
+        assert_eq!(fixture.visible().await, Vec::<i64>::new(), "nothing is committed yet");
+        go_on.send(()).expect("second writer waiting");
+        second.await.expect("second task").expect("second commit");
+        first_commit.await.expect("first task").expect("first commit");
+        assert_eq!(fixture.visible().await, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_writer_in_a_batch_loses_only_its_own_work() {
+        let fixture = Fixture::new().await;
+        let first = fixture.writer.begin().await.expect("begin");
+        write(&first, 1).await;
+        let writer = fixture.writer.clone();
+        let failing = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            write(&txn, 2).await;
+            // Dropped without a commit, as a failed request drops it.
+        });
+        fixture.queued(1).await;
+        let writer = fixture.writer.clone();
+        let third = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            write(&txn, 3).await;
+            txn.commit().await
+        });
+        fixture.queued(2).await;
+        first.commit().await.expect("first commit");
+        failing.await.expect("failing task");
+        third.await.expect("third task").expect("third commit");
+        assert_eq!(fixture.visible().await, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_last_writer_failed_is_committed_all_the_same() {
+        let fixture = Fixture::new().await;
+        let first = fixture.writer.begin().await.expect("begin");
+        write(&first, 1).await;
+        let writer = fixture.writer.clone();
+        let failing = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            write(&txn, 2).await;
+        });
+        fixture.queued(1).await;
+        first.commit().await.expect("the first writer's work commits without the failed one");
+        failing.await.expect("failing task");
+        assert_eq!(fixture.visible().await, [1]);
+        let next = fixture.writer.begin().await.expect("the turn passed on");
+        write(&next, 3).await;
+        next.commit().await.expect("commit");
+        assert_eq!(fixture.visible().await, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_abandoned_in_the_queue_does_not_strand_the_batch() {
+        let fixture = Fixture::new().await;
+        let first = fixture.writer.begin().await.expect("begin");
+        write(&first, 1).await;
+        let writer = fixture.writer.clone();
+        let abandoned = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            write(&txn, 2).await;
+            txn.commit().await
+        });
+        fixture.queued(1).await;
+        abandoned.abort();
+        assert!(abandoned.await.is_err_and(|error| error.is_cancelled()));
+        tokio::time::timeout(Duration::from_secs(5), first.commit())
+            .await
+            .expect("the commit is not left waiting for a writer that is gone")
+            .expect("first commit");
+        assert_eq!(fixture.visible().await, [1]);
+    }
+
+    #[tokio::test]
+    async fn flush_commits_what_queued_writers_left_open() {
+        let fixture = Fixture::new().await;
+        let first = fixture.writer.begin().await.expect("begin");
+        write(&first, 1).await;
+        let writer = fixture.writer.clone();
+        let flushed = tokio::spawn(async move { writer.flush().await });
+        fixture.queued(1).await;
+        let first_commit = tokio::spawn(first.commit());
+        flushed.await.expect("flush task").expect("flush");
+        assert_eq!(fixture.visible().await, [1], "after a flush every connection sees the batch");
+        first_commit.await.expect("first task").expect("first commit");
+    }
+}
