@@ -182,6 +182,7 @@ impl Batch {
     async fn commit(&mut self) -> Result<(), DbErr> {
         let Some(txn) = self.txn.take() else { return Ok(()) };
         let result = txn.commit().await;
+        metrics::histogram!("baton_db_write_batch_writers").record((self.waiting.len() + 1) as f64);
         let outcome = result.as_ref().map(|_| ()).map_err(|error| format!("the write's commit failed: {error}"));
         for writer in self.waiting.drain(..) {
             // A writer whose request was abandoned no longer listens; its work is committed all the same.

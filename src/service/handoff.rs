@@ -319,8 +319,9 @@ pub(super) async fn compare_and_set(
     Err(AppError::Conflict("the lead changed while this request ran; reload it and try again".into()))
 }
 
-/// Ends a change of a lead: appends its events (and their KPI rollups), stores the response under the idempotency
-/// key, commits, and wakes the log tailer.
+/// Ends a change of a lead: stores the response under the idempotency key, appends the
+/// events (and their KPI rollups, last, as every move adds to the same rollup rows and holds
+/// them locked from there to the commit), commits, and wakes the log tailer.
 pub(super) async fn commit_change(
     state: &AppState,
     txn: WriteTransaction,
@@ -329,10 +330,10 @@ pub(super) async fn commit_change(
     events: Vec<lead_event::ActiveModel>,
     key: Option<&IdempotencyKey>,
 ) -> AppResult<()> {
-    kpi::append(&txn, &[LeadChange { before: Some(before), after, events }], OnDuplicate::Fail).await?;
     if let Some(key) = key {
         key.store(&txn, after).await?;
     }
+    kpi::append(&txn, &[LeadChange { before: Some(before), after, events }], OnDuplicate::Fail).await?;
     txn.commit().await?;
     state.events.committed();
     Ok(())
