@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// Every rollup row with something in it, in a stable order.
-async fn rollup_rows(app: &TestApp) -> Vec<String> {
+pub async fn rollup_rows(app: &TestApp) -> Vec<String> {
     let db = &app.state.db;
     let mut rows: Vec<String> = Vec::new();
     let flows = kpi_flow::Entity::find().all(db).await.expect("flows");

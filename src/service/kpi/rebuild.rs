@@ -7,9 +7,9 @@ use std::{collections::HashMap, time::Instant};
 use chrono::{DateTime, Utc};
 use entity::{
     LeadEventKind, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
-    kpi_flow,
+    kpi_flow, lead_event,
 };
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
 use super::{
@@ -48,27 +48,41 @@ pub struct RebuildReport {
 pub async fn rebuild(db: &DatabaseConnection) -> Result<RebuildReport, DbErr> {
     let started = Instant::now();
     let txn = db::begin_write(db).await?;
-    kpi_flow::Entity::delete_many().exec(&txn).await?;
-    kpi_duration::Entity::delete_many().exec(&txn).await?;
-    kpi_current::Entity::delete_many().exec(&txn).await?;
-    kpi_cohort::Entity::delete_many().exec(&txn).await?;
-    kpi_account_value::Entity::delete_many().exec(&txn).await?;
-    kpi_customer::Entity::delete_many().exec(&txn).await?;
-    kpi_customer_cohort::Entity::delete_many().exec(&txn).await?;
+    let folded = fold(&txn).await?;
+    replace(&txn, &folded.deltas).await?;
+    txn.commit().await?;
+    Ok(RebuildReport { elapsed: started.elapsed(), ..folded.report })
+}
+
+/// Rollups added up from the log and the lead table as they were at one moment.
+pub struct Folded {
+    deltas: Deltas,
+    report: RebuildReport,
+    /// The log's last position then.
+    through: Option<i64>,
+}
+
+/// Adds up the rollups of everything `db` holds. Only reads: in a read transaction it sees
+/// one state of the database, which a bulk load can fold while it builds its indexes and
+/// hand to [`rebuild_from`].
+pub async fn fold(db: &impl ConnectionTrait) -> Result<Folded, DbErr> {
+    let started = Instant::now();
     let mut report = RebuildReport::default();
     let mut log = LogFold::default();
+    let mut through = None;
     // The database reads the next page on its connection thread while this one is folded:
     // the two halves of the work run on two cores instead of taking turns.
-    let mut events = source::page(&txn, i64::MIN, PAGE).await?;
+    let mut events = source::page(db, i64::MIN, PAGE).await?;
     while let Some(last) = events.last().map(|sourced| sourced.position) {
-        let (next, ()) = tokio::join!(source::page(&txn, last, PAGE), async { log.add(events) });
+        through = Some(last);
+        let (next, ()) = tokio::join!(source::page(db, last, PAGE), async { log.add(events) });
         events = next?;
     }
     report.events = log.events;
     let LogFold { mut deltas, reached, mut wins, .. } = log;
     // Won deals of leads with an account, to count in the log's order once all are known.
     let mut account_wins: Vec<(Uuid, Win)> = Vec::new();
-    let mut leads = source::lead_page(&txn, Uuid::nil(), PAGE).await?;
+    let mut leads = source::lead_page(db, Uuid::nil(), PAGE).await?;
     while let Some(last) = leads.last().map(|lead| lead.id) {
         let fold = async {
             report.leads += leads.len() as u64;
@@ -84,7 +98,7 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<RebuildReport, DbErr> {
                 }
             }
         };
-        let (next, ()) = tokio::join!(source::lead_page(&txn, last, PAGE), fold);
+        let (next, ()) = tokio::join!(source::lead_page(db, last, PAGE), fold);
         leads = next?;
     }
     // An account's first win is its first in the log, as `kpi::append` counts it.
@@ -93,11 +107,40 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<RebuildReport, DbErr> {
     for (account, win) in &account_wins {
         deltas.add_win(&mut customers, *account, win.at, &win.dims, &win.flow);
     }
-    deltas.write_to_empty(&txn).await?;
-    super::cache::invalidate(&txn).await?;
-    txn.commit().await?;
     report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(Folded { deltas, report, through })
+}
+
+/// Replaces every rollup row with `folded`, or, when the log has grown since it was folded,
+/// with a fold done afresh in the write transaction.
+#[tracing::instrument(skip_all)]
+pub async fn rebuild_from(db: &DatabaseConnection, folded: Folded) -> Result<RebuildReport, DbErr> {
+    let started = Instant::now();
+    let txn = db::begin_write(db).await?;
+    let last: Option<i64> = lead_event::Entity::find()
+        .select_only()
+        .column_as(lead_event::Column::Position.max(), "last")
+        .into_tuple()
+        .one(&txn)
+        .await?
+        .flatten();
+    let folded = if last == folded.through { folded } else { fold(&txn).await? };
+    replace(&txn, &folded.deltas).await?;
+    txn.commit().await?;
+    Ok(RebuildReport { elapsed: folded.report.elapsed + started.elapsed(), ..folded.report })
+}
+
+/// Replaces the rollup tables' rows with `deltas`, in the caller's write transaction.
+pub async fn replace(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
+    kpi_flow::Entity::delete_many().exec(txn).await?;
+    kpi_duration::Entity::delete_many().exec(txn).await?;
+    kpi_current::Entity::delete_many().exec(txn).await?;
+    kpi_cohort::Entity::delete_many().exec(txn).await?;
+    kpi_account_value::Entity::delete_many().exec(txn).await?;
+    kpi_customer::Entity::delete_many().exec(txn).await?;
+    kpi_customer_cohort::Entity::delete_many().exec(txn).await?;
+    deltas.write_to_empty(txn).await?;
+    super::cache::invalidate(txn).await
 }
 
 /// What the log adds up to, folded page by page in log order.
