@@ -16,6 +16,10 @@
 //! failed commit fails every writer in it. A lone writer needs no savepoint: the batch's
 //! first writer works in the transaction itself.
 //!
+//! The log is copied into the database file by a checkpoint on a reading connection, a
+//! few times a second while writes go on, rather than by SQLite in whichever commit finds
+//! the log long enough: that writer holds everyone's turn while it waits for the disk.
+//!
 //! Writers write through two connections of their own, whose statement caches hold only
 //! the writes' statements (on the shared pool, reads evicted them and writes recompiled
 //! their SQL); two, because the driver returns a connection to its pool from a spawned
@@ -26,9 +30,10 @@
 use std::{
     ops::Deref,
     sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
+        Arc, Weak,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use sea_orm::{
@@ -36,7 +41,10 @@ use sea_orm::{
     RuntimeErr, SqlxSqliteConnector, Statement, TransactionTrait, prelude::async_trait::async_trait,
     sqlx::sqlite::SqlitePoolOptions,
 };
-use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+use tokio::{
+    sync::{Mutex, OwnedMutexGuard, oneshot},
+    time::MissedTickBehavior,
+};
 
 use super::{StatementCounter, begin_write};
 
@@ -62,12 +70,14 @@ impl Writer {
             .max_connections(2)
             .min_connections(2)
             .acquire_timeout(pool.options().get_acquire_timeout())
-            .connect_with((*pool.connect_options()).clone())
+            .connect_with((*pool.connect_options()).clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?;
         let mut writes = SqlxSqliteConnector::from_sqlx_sqlite_pool(own);
         counter.count_on(&mut writes);
-        Ok(Self { db: writes, batches: Some(Arc::default()) })
+        let batches = Arc::<Batches>::default();
+        tokio::spawn(checkpoint(Arc::downgrade(&batches), super::uncounted(db)));
+        Ok(Self { db: writes, batches: Some(batches) })
     }
 
     /// Waits for this process's turn to write (SQLite), then begins the transaction, or
@@ -89,7 +99,7 @@ impl Writer {
     /// it, what they wrote is visible to every connection (or failed).
     pub async fn flush(&self) -> Result<(), DbErr> {
         match &self.batches {
-            Some(batches) => batches.take_turn().await.batch.commit().await,
+            Some(batches) => batches.take_turn().await.commit_batch().await,
             None => Ok(()),
         }
     }
@@ -121,7 +131,7 @@ impl WriteTransaction {
                 Err(_) => Err(DbErr::Custom("the batch holding this write ended without committing".into())),
             };
         }
-        turn.batch.commit().await
+        turn.commit_batch().await
     }
 }
 
@@ -166,6 +176,30 @@ struct Batches {
     batch: Arc<Mutex<Batch>>,
     /// Writers waiting for a turn: a writer done with its work leaves the commit to them.
     queued: AtomicUsize,
+    /// Whether a batch committed since the last checkpoint.
+    committed: AtomicBool,
+}
+
+/// How often the log is folded into the database file while writes go on.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies the WAL into the database file, on a connection of the reading pool, after
+/// writes. SQLite otherwise does it in the commit that finds the log long enough, so that
+/// writer, holding everyone's turn, also waits for the file's sync. Ends with the writer.
+async fn checkpoint(batches: Weak<Batches>, db: DatabaseConnection) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(batches) = batches.upgrade() else { return };
+        if !batches.committed.swap(false, Ordering::AcqRel) {
+            continue;
+        }
+        drop(batches);
+        if let Err(error) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(%error, "checkpointing the SQLite log failed");
+        }
+    }
 }
 
 /// Writers' work not yet committed.
@@ -206,7 +240,7 @@ impl Batches {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let batches = self.clone();
         runtime.spawn(async move {
-            if let Err(error) = batches.take_turn().await.batch.commit().await {
+            if let Err(error) = batches.take_turn().await.commit_batch().await {
                 tracing::error!(%error, "committing a batch of writes failed");
             }
         });
@@ -219,6 +253,14 @@ struct Turn {
     batches: Arc<Batches>,
     /// Whether this turn's writer began the batch and works in its transaction itself.
     first: bool,
+}
+
+impl Turn {
+    async fn commit_batch(&mut self) -> Result<(), DbErr> {
+        let result = self.batch.commit().await;
+        self.batches.committed.store(true, Ordering::Release);
+        result
+    }
 }
 
 impl Drop for Turn {
@@ -266,7 +308,7 @@ mod tests {
     use crate::{config::DatabaseConfig, db::connect};
 
     struct Fixture {
-        _dir: tempfile::TempDir,
+        dir: tempfile::TempDir,
         db: DatabaseConnection,
         writer: Writer,
         statements: StatementCounter,
@@ -284,7 +326,7 @@ mod tests {
             let (db, statements) = connect(&config).await.expect("connect");
             db.execute_unprepared("CREATE TABLE written (n INTEGER PRIMARY KEY)").await.expect("create table");
             let writer = Writer::connect(&db, &statements).await.expect("writer");
-            Self { _dir: dir, db, writer, statements }
+            Self { dir, db, writer, statements }
         }
 
         fn batches(&self) -> Arc<Batches> {
@@ -422,6 +464,25 @@ mod tests {
             .expect("the commit is not left waiting for a writer that is gone")
             .expect("first commit");
         assert_eq!(fixture.visible().await, [1]);
+    }
+
+    #[tokio::test]
+    async fn the_log_is_copied_into_the_database_file_after_writes() {
+        let fixture = Fixture::new().await;
+        let file = fixture.dir.path().join("writer.db");
+        let size = || std::fs::metadata(&file).expect("database file").len();
+        let before = size();
+        let txn = fixture.writer.begin().await.expect("begin");
+        let blob =
+            Statement::from_string(DatabaseBackend::Sqlite, "CREATE TABLE blob AS SELECT randomblob(1000000) AS b");
+        txn.execute_raw(blob).await.expect("write a megabyte");
+        txn.commit().await.expect("commit");
+        // Commits only append to the log; the database file grows when a checkpoint copies them.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while size() < before + 1_000_000 {
+            assert!(tokio::time::Instant::now() < deadline, "no checkpoint within 5 s of a commit");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]
