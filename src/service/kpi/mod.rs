@@ -147,7 +147,9 @@ async fn locked_customers(db: &impl ConnectionTrait, changes: &[LeadChange<'_>])
     Ok(Customers(known.into_iter().map(|row| (row.account_id, FirstWin::from(row))).collect()))
 }
 
-/// The stages each changed lead had already entered by a move before these events.
+/// The stages each changed lead had already entered by a move before these events. Only a
+/// lead that went back to marketing can enter a stage again (every other move leads
+/// forward), so only those leads' logs are read.
 async fn reached_before(
     db: &impl ConnectionTrait,
     changes: &[LeadChange<'_>],
@@ -156,7 +158,8 @@ async fn reached_before(
     let moving: Vec<Uuid> = changes
         .iter()
         .filter(|c| {
-            c.before.is_some() && c.events.iter().any(|e| e.kind.try_as_ref() == Some(&LeadEventKind::StageChanged))
+            c.before.is_some_and(|lead| lead.recycle_count > 0)
+                && c.events.iter().any(|e| e.kind.try_as_ref() == Some(&LeadEventKind::StageChanged))
         })
         .map(|c| c.after.id)
         .collect();
