@@ -22,7 +22,7 @@ use sea_orm::{
     },
 };
 
-pub use self::writer::{WriteTransaction, Writer};
+pub use self::writer::{BatchSums, WriteTransaction, Writer};
 use crate::config::DatabaseConfig;
 
 /// Counts SQL statements sent on one connection pool (for metrics and N+1 checks).

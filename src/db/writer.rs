@@ -14,7 +14,8 @@
 //! batch, the first writer that finds no one queued behind it, to commit for all. No
 //! writer hears of its success before the commit that made its change durable, and a
 //! failed commit fails every writer in it. A lone writer needs no savepoint: the batch's
-//! first writer works in the transaction itself.
+//! first writer works in the transaction itself. Sums that every writer adds to (the KPI
+//! rollups) are added up across the batch and written once, just before its commit.
 //!
 //! The log is copied into the database file by a checkpoint on a reading connection, a
 //! few times a second while writes go on, rather than by SQLite in whichever commit finds
@@ -28,9 +29,10 @@
 //! rows, not the database: its writers share the pool and neither queue nor batch.
 
 use std::{
+    any::Any,
     ops::Deref,
     sync::{
-        Arc, Weak,
+        Arc, Mutex as StdMutex, PoisonError, Weak,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
@@ -51,6 +53,17 @@ use super::{StatementCounter, begin_write};
 /// The most writers one transaction holds: it bounds how long the first of them waits for
 /// the commit, and how many one failed commit fails.
 const MAX_BATCH: usize = 64;
+
+/// Additions that the writers of a batch add up, to write once before the batch commits
+/// instead of once per writer (the KPI rollups: every move adds to the same rows).
+#[async_trait]
+pub trait BatchSums: Send + Sync + 'static {
+    /// Adds `other`, sums of the same kind, to these.
+    fn absorb(&mut self, other: Box<dyn BatchSums>);
+    /// Writes the sums in the batch's transaction.
+    async fn write(self: Box<Self>, txn: &DatabaseTransaction) -> Result<(), DbErr>;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
 
 /// Begins write transactions (see the module's documentation).
 #[derive(Clone)]
@@ -84,7 +97,7 @@ impl Writer {
     /// the next savepoint of the open batch.
     pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
         let Some(batches) = &self.batches else {
-            return Ok(WriteTransaction { txn: begin_write(&self.db).await?, turn: None });
+            return Ok(WriteTransaction { txn: begin_write(&self.db).await?, turn: None, sums: StdMutex::default() });
         };
         let mut turn = batches.take_turn().await;
         let txn = match &turn.batch.txn {
@@ -92,7 +105,7 @@ impl Writer {
             None => begin_write(&self.db).await?,
         };
         turn.first = turn.batch.txn.is_none();
-        Ok(WriteTransaction { txn, turn: Some(turn) })
+        Ok(WriteTransaction { txn, turn: Some(turn), sums: StdMutex::default() })
     }
 
     /// Commits the open batch, if any, once the writers before this call are done: after
@@ -110,17 +123,40 @@ pub struct WriteTransaction {
     // Declared before `turn`, so a dropped transaction rolls back before the turn passes on.
     txn: DatabaseTransaction,
     turn: Option<Turn>,
+    /// This writer's sums, for the batch once the writer's work is done (dropped with it if not).
+    sums: StdMutex<Option<Box<dyn BatchSums>>>,
 }
 
 impl WriteTransaction {
+    /// Whether this transaction belongs to a batch, whose commit writes the sums given to
+    /// [`Self::add_sums`]. Otherwise the caller writes its sums itself.
+    pub fn batches_sums(&self) -> bool {
+        self.turn.is_some()
+    }
+
+    /// Adds sums to write at the batch's commit, if this writer's work commits with it.
+    pub fn add_sums(&self, sums: Box<dyn BatchSums>) {
+        let mut mine = self.sums.lock().unwrap_or_else(PoisonError::into_inner);
+        match mine.as_mut() {
+            Some(mine) => mine.absorb(sums),
+            None => *mine = Some(sums),
+        }
+    }
+
     /// Commits, or on SQLite returns once the batch holding this transaction committed.
     pub async fn commit(self) -> Result<(), DbErr> {
-        let Self { txn, turn } = self;
+        let Self { txn, turn, sums } = self;
         let Some(mut turn) = turn else { return txn.commit().await };
         if turn.first {
             turn.batch.txn = Some(txn);
         } else {
             txn.commit().await?;
+        }
+        if let Some(sums) = sums.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            match turn.batch.sums.as_mut() {
+                Some(batch) => batch.absorb(sums),
+                None => turn.batch.sums = Some(sums),
+            }
         }
         if turn.batches.queued.load(Ordering::Acquire) > 0 && turn.batch.waiting.len() + 1 < MAX_BATCH {
             let (done, committed) = oneshot::channel();
@@ -209,13 +245,23 @@ struct Batch {
     txn: Option<DatabaseTransaction>,
     /// Writers whose work `txn` holds, waiting for its commit.
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// What they added up, to write before the commit.
+    sums: Option<Box<dyn BatchSums>>,
 }
 
 impl Batch {
     /// Commits the open transaction, if any, and tells its waiting writers how it went.
     async fn commit(&mut self) -> Result<(), DbErr> {
         let Some(txn) = self.txn.take() else { return Ok(()) };
-        let result = txn.commit().await;
+        let result = match self.sums.take() {
+            Some(sums) => sums.write(&txn).await,
+            None => Ok(()),
+        };
+        // A failed write of the sums drops the transaction, which rolls it back.
+        let result = match result {
+            Ok(()) => txn.commit().await,
+            Err(error) => Err(error),
+        };
         metrics::histogram!("baton_db_write_batch_writers").record((self.waiting.len() + 1) as f64);
         let outcome = result.as_ref().map(|_| ()).map_err(|error| format!("the write's commit failed: {error}"));
         for writer in self.waiting.drain(..) {
@@ -464,6 +510,57 @@ mod tests {
             .expect("the commit is not left waiting for a writer that is gone")
             .expect("first commit");
         assert_eq!(fixture.visible().await, [1]);
+    }
+
+    /// Sums for the tests: a total, written as a row of `written`, and how many writes it took.
+    struct Total {
+        n: i64,
+        writes: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl BatchSums for Total {
+        fn absorb(&mut self, other: Box<dyn BatchSums>) {
+            self.n += other.into_any().downcast::<Total>().expect("a total").n;
+        }
+
+        async fn write(self: Box<Self>, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            txn.execute_unprepared(&format!("INSERT INTO written (n) VALUES ({})", self.n)).await.map(drop)
+        }
+
+        fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+            self
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_its_writers_sums_once_and_without_a_failed_writers() {
+        let fixture = Fixture::new().await;
+        let writes = Arc::new(AtomicUsize::new(0));
+        let total = |n| Box::new(Total { n, writes: writes.clone() });
+        let first = fixture.writer.begin().await.expect("begin");
+        assert!(first.batches_sums());
+        first.add_sums(total(1));
+        first.add_sums(total(2));
+        let (writer, sums) = (fixture.writer.clone(), total(100));
+        let failing = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            txn.add_sums(sums);
+        });
+        fixture.queued(1).await;
+        let (writer, sums) = (fixture.writer.clone(), total(4));
+        let last = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            txn.add_sums(sums);
+            txn.commit().await
+        });
+        fixture.queued(2).await;
+        first.commit().await.expect("first commit");
+        failing.await.expect("failing task");
+        last.await.expect("last task").expect("last commit");
+        assert_eq!(fixture.visible().await, [7], "1 + 2 + 4, without the failed writer's 100");
+        assert_eq!(writes.load(Ordering::Relaxed), 1, "written once for the batch");
     }
 
     #[tokio::test]

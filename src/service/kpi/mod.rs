@@ -12,15 +12,20 @@ mod source;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use entity::{LeadEventKind, Stage, account, kpi_customer, lead, lead_event};
+use sea_orm::prelude::async_trait::async_trait;
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TryIntoModel,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TryIntoModel,
     sea_query::{LockType, OnConflict},
 };
 use uuid::Uuid;
 
 use self::rollup::{Customers, Deltas, FirstWin};
-use crate::domain::kpi_facts::{KpiEvent, KpiLead, facts};
+use crate::{
+    db::WriteTransaction,
+    domain::kpi_facts::{KpiEvent, KpiLead, facts},
+};
 
 /// A change to one lead: the lead before (none when it is new) and after, and the events
 /// that record it, in order.
@@ -39,14 +44,37 @@ pub enum OnDuplicate {
     Skip,
 }
 
+/// A transaction that takes a change's rollups: writes them at once, or, as one of SQLite's
+/// batched writers, writes the account and customer rows and leaves the sums to the batch.
+#[async_trait]
+pub trait RollupSink: ConnectionTrait {
+    async fn add_rollups(&self, deltas: Deltas) -> Result<(), DbErr>;
+}
+
+#[async_trait]
+impl RollupSink for DatabaseTransaction {
+    async fn add_rollups(&self, deltas: Deltas) -> Result<(), DbErr> {
+        deltas.write(self).await
+    }
+}
+
+#[async_trait]
+impl RollupSink for WriteTransaction {
+    async fn add_rollups(&self, mut deltas: Deltas) -> Result<(), DbErr> {
+        if !self.batches_sums() {
+            return deltas.write(self).await;
+        }
+        let sums = deltas.take_sums();
+        deltas.write(self).await?;
+        self.add_sums(Box::new(sums));
+        Ok(())
+    }
+}
+
 /// Appends the changes' events to `lead_event` and adds what they change to the KPI
 /// rollups, in the caller's transaction. Every path that appends events goes through here,
 /// so the rollups always agree with the log. Returns how many events were appended.
-pub async fn append(
-    db: &impl ConnectionTrait,
-    changes: &[LeadChange<'_>],
-    on_duplicate: OnDuplicate,
-) -> Result<u64, DbErr> {
+pub async fn append(db: &impl RollupSink, changes: &[LeadChange<'_>], on_duplicate: OnDuplicate) -> Result<u64, DbErr> {
     let events: Vec<lead_event::ActiveModel> = changes.iter().flat_map(|c| c.events.iter().cloned()).collect();
     if events.is_empty() {
         return Ok(0);
@@ -107,7 +135,7 @@ pub async fn append(
     if deltas.changes_days_before(crate::domain::time::now().date_naive()) {
         cache::invalidate(db).await?;
     }
-    deltas.write(db).await?;
+    db.add_rollups(deltas).await?;
     Ok(inserted.len() as u64)
 }
 

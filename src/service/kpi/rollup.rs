@@ -8,6 +8,7 @@
 //! one row add up on PostgreSQL (the second waits for the first and adds to its result).
 
 use std::{
+    any::Any,
     collections::{BTreeMap, HashMap},
     sync::LazyLock,
 };
@@ -17,14 +18,16 @@ use entity::{
     Channel, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
     kpi_flow,
 };
+use sea_orm::prelude::async_trait::async_trait;
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable, QueryTrait,
+    ActiveEnum, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IdenStatic, IntoActiveModel,
+    Iterable, QueryTrait,
     sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, OnConflict, Query, WithClause, WithQuery},
 };
 use uuid::Uuid;
 
 use crate::{
-    db::bulk_insert::Inserts,
+    db::{BatchSums, bulk_insert::Inserts},
     domain::{
         kpi::bucket,
         kpi_facts::{Dims, Facts, Flow, KpiLead},
@@ -288,6 +291,19 @@ impl Deltas {
             sums.accounts += i64::from(new);
             sums.deals += 1;
             sums.amount += flow.amount;
+        }
+    }
+
+    /// Moves out the sums of flows, durations, current stages and cohorts, which nothing in
+    /// a write reads back, leaving the account and customer rows, which the next win of
+    /// the same account must find written.
+    pub fn take_sums(&mut self) -> Deltas {
+        Deltas {
+            flow: std::mem::take(&mut self.flow),
+            duration: std::mem::take(&mut self.duration),
+            current: std::mem::take(&mut self.current),
+            cohort: std::mem::take(&mut self.cohort),
+            ..Deltas::default()
         }
     }
 
@@ -580,4 +596,54 @@ where
         conflict.value(column, Expr::cust(format!("\"{table}\".\"{name}\" + excluded.\"{name}\"")));
     }
     conflict.to_owned()
+}
+
+/// The rollups' sums add up across a batch of writers (see [`crate::db::Writer`]).
+#[async_trait]
+impl BatchSums for Deltas {
+    fn absorb(&mut self, other: Box<dyn BatchSums>) {
+        let Ok(other) = other.into_any().downcast::<Deltas>() else { unreachable!("a batch adds up one kind of sums") };
+        let Deltas { flow, duration, current, cohort, account_value, customer, customer_cohort } = *other;
+        for (key, (n, amount)) in flow {
+            let entry = self.flow.entry(key).or_default();
+            entry.0 += n;
+            entry.1 += amount;
+        }
+        for (key, n) in duration {
+            *self.duration.entry(key).or_default() += n;
+        }
+        for (key, (n, amount)) in current {
+            let entry = self.current.entry(key).or_default();
+            entry.0 += n;
+            entry.1 += amount;
+        }
+        for (key, (reached, now)) in cohort {
+            let entry = self.cohort.entry(key).or_default();
+            entry.0 += reached;
+            entry.1 += now;
+        }
+        for (key, (deals, amount)) in account_value {
+            let entry = self.account_value.entry(key).or_default();
+            entry.0 += deals;
+            entry.1 += amount;
+        }
+        // An account's first win is written once: the first writer's stands.
+        for (account, first) in customer {
+            self.customer.entry(account).or_insert(first);
+        }
+        for (key, sums) in customer_cohort {
+            let entry = self.customer_cohort.entry(key).or_default();
+            entry.accounts += sums.accounts;
+            entry.deals += sums.deals;
+            entry.amount += sums.amount;
+        }
+    }
+
+    async fn write(self: Box<Self>, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        Deltas::write(&self, txn).await
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
 }
