@@ -350,6 +350,8 @@ impl Drop for Queued<'_> {
 mod tests {
     use std::time::Duration;
 
+    use tokio::task::JoinHandle;
+
     use super::*;
     use crate::{config::DatabaseConfig, db::connect};
 
@@ -377,6 +379,20 @@ mod tests {
 
         fn batches(&self) -> Arc<Batches> {
             self.writer.batches.clone().expect("SQLite writers take turns")
+        }
+
+        /// A writer in a task of its own that writes `n` and then commits, or, if `fails`,
+        /// drops its transaction as a failed request does. Returns once it is queued.
+        async fn spawn_writer(&self, n: i64, fails: bool) -> JoinHandle<Result<(), DbErr>> {
+            let queued = self.batches().queued.load(Ordering::Acquire);
+            let writer = self.writer.clone();
+            let task = tokio::spawn(async move {
+                let txn = writer.begin().await?;
+                write(&txn, n).await;
+                if fails { Ok(()) } else { txn.commit().await }
+            });
+            self.queued(queued + 1).await;
+            task
         }
 
         /// Waits until `n` writers are queued for a turn.
@@ -451,22 +467,10 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let writer = fixture.writer.clone();
-        let failing = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            write(&txn, 2).await;
-            // Dropped without a commit, as a failed request drops it.
-        });
-        fixture.queued(1).await;
-        let writer = fixture.writer.clone();
-        let third = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            write(&txn, 3).await;
-            txn.commit().await
-        });
-        fixture.queued(2).await;
+        let failing = fixture.spawn_writer(2, true).await;
+        let third = fixture.spawn_writer(3, false).await;
         first.commit().await.expect("first commit");
-        failing.await.expect("failing task");
+        failing.await.expect("failing task").expect("failing writer");
         third.await.expect("third task").expect("third commit");
         assert_eq!(fixture.visible().await, [1, 3]);
     }
@@ -476,14 +480,9 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let writer = fixture.writer.clone();
-        let failing = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            write(&txn, 2).await;
-        });
-        fixture.queued(1).await;
+        let failing = fixture.spawn_writer(2, true).await;
         first.commit().await.expect("the first writer's work commits without the failed one");
-        failing.await.expect("failing task");
+        failing.await.expect("failing task").expect("failing writer");
         assert_eq!(fixture.visible().await, [1]);
         let next = fixture.writer.begin().await.expect("the turn passed on");
         write(&next, 3).await;
@@ -496,13 +495,7 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let writer = fixture.writer.clone();
-        let abandoned = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            write(&txn, 2).await;
-            txn.commit().await
-        });
-        fixture.queued(1).await;
+        let abandoned = fixture.spawn_writer(2, false).await;
         abandoned.abort();
         assert!(abandoned.await.is_err_and(|error| error.is_cancelled()));
         tokio::time::timeout(Duration::from_secs(5), first.commit())
