@@ -53,11 +53,11 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     let started = Instant::now();
     let deferred = DeferredIndexes::drop_if_empty(db).await?;
     let loaded = load(db, options).await;
-    if loaded.is_err() {
+    let Ok(mut report) = loaded else {
         // The indexes come back whether or not the load succeeded.
         deferred.restore(db).await?;
         return loaded;
-    }
+    };
     // The bulk load bypasses the append path, so the KPI rollups are computed once at the
     // end, from the log, as `baton kpi rebuild` would. Adding them up only reads the
     // tables by their primary keys, so it runs beside the index builds, on a snapshot.
@@ -68,7 +68,6 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
         folded
     });
     restored?;
-    let mut report = loaded?;
     report.rollups = rebuild::rebuild_from(db, folded?).await?.elapsed;
     // PostgreSQL plans from table statistics, which a bulk load leaves stale until
     // autovacuum comes by; the first requests after a seed should not pay for that. (SQLite

@@ -12,11 +12,11 @@ mod source;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use entity::{LeadEventKind, Stage, account, kpi_customer, lead, lead_event};
-use sea_orm::prelude::async_trait::async_trait;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TryIntoModel,
+    prelude::async_trait::async_trait,
     sea_query::{LockType, OnConflict},
 };
 use uuid::Uuid;

@@ -18,10 +18,10 @@ use entity::{
     Channel, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
     kpi_flow,
 };
-use sea_orm::prelude::async_trait::async_trait;
 use sea_orm::{
     ActiveEnum, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, IdenStatic, IntoActiveModel,
     Iterable, QueryTrait,
+    prelude::async_trait::async_trait,
     sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, OnConflict, Query, WithClause, WithQuery},
 };
 use uuid::Uuid;
