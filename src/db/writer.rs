@@ -13,7 +13,8 @@
 //! which its failure rolls back alone, and when it is done it waits for whoever ends the
 //! batch, the first writer that finds no one queued behind it, to commit for all. No
 //! writer hears of its success before the commit that made its change durable, and a
-//! failed commit fails every writer in it. A lone writer needs no savepoint: the batch's
+//! failed commit fails every writer in it; a writer that fails ends the batch, which the
+//! next turn commits before beginning anew. A lone writer needs no savepoint: the batch's
 //! first writer works in the transaction itself. Sums that every writer adds to (the KPI
 //! rollups) are added up across the batch and written once, just before its commit.
 //!
@@ -100,11 +101,16 @@ impl Writer {
             return Ok(WriteTransaction { txn: begin_write(&self.db).await?, turn: None, sums: StdMutex::default() });
         };
         let mut turn = batches.take_turn().await;
+        if turn.batch.failed {
+            // Its outcome goes to the writers waiting on it; this writer starts afresh.
+            let _ = turn.commit_batch().await;
+        }
         let txn = match &turn.batch.txn {
             Some(open) => open.begin().await?,
             None => begin_write(&self.db).await?,
         };
         turn.first = turn.batch.txn.is_none();
+        turn.writing = true;
         Ok(WriteTransaction { txn, turn: Some(turn), sums: StdMutex::default() })
     }
 
@@ -152,6 +158,7 @@ impl WriteTransaction {
         } else {
             txn.commit().await?;
         }
+        turn.writing = false;
         if let Some(sums) = sums.into_inner().unwrap_or_else(PoisonError::into_inner) {
             match turn.batch.sums.as_mut() {
                 Some(batch) => batch.absorb(sums),
@@ -247,12 +254,17 @@ struct Batch {
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
     /// What they added up, to write before the commit.
     sums: Option<Box<dyn BatchSums>>,
+    /// Whether a writer failed inside `txn`. An error such as a full disk makes SQLite roll
+    /// back the whole transaction, and the next savepoint would then begin one of its own,
+    /// committed by its release; so the next turn commits the batch (or fails it) first.
+    failed: bool,
 }
 
 impl Batch {
     /// Commits the open transaction, if any, and tells its waiting writers how it went.
     async fn commit(&mut self) -> Result<(), DbErr> {
         let Some(txn) = self.txn.take() else { return Ok(()) };
+        self.failed = false;
         let result = match self.sums.take() {
             Some(sums) => sums.write(&txn).await,
             None => Ok(()),
@@ -277,7 +289,7 @@ impl Batches {
         let queued = Queued::join(self);
         let batch = self.batch.clone().lock_owned().await;
         queued.served();
-        Turn { batch, batches: self.clone(), first: false }
+        Turn { batch, batches: self.clone(), first: false, writing: false }
     }
 
     /// Commits the open batch in a turn of its own: for when the writer that would have
@@ -299,6 +311,8 @@ struct Turn {
     batches: Arc<Batches>,
     /// Whether this turn's writer began the batch and works in its transaction itself.
     first: bool,
+    /// Whether its writer is at work: a turn dropped then ends in failure.
+    writing: bool,
 }
 
 impl Turn {
@@ -313,7 +327,13 @@ impl Drop for Turn {
     /// A turn that passes on an open batch with no one queued to end it (its writer failed
     /// or was abandoned) leaves the commit to a turn of its own.
     fn drop(&mut self) {
-        if self.batch.txn.is_some() && self.batches.queued.load(Ordering::Acquire) == 0 {
+        if self.batch.txn.is_none() {
+            return;
+        }
+        if self.writing {
+            self.batch.failed = true;
+        }
+        if self.batches.queued.load(Ordering::Acquire) == 0 {
             self.batches.flush_later();
         }
     }
@@ -476,6 +496,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_writer_after_a_failed_one_commits_the_batch_before_its_own_work() {
+        let fixture = Fixture::new().await;
+        let first = fixture.writer.begin().await.expect("begin");
+        write(&first, 1).await;
+        let failing = fixture.spawn_writer(2, true).await;
+        let (go_on, go) = oneshot::channel::<()>();
+        let writer = fixture.writer.clone();
+        let third = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            write(&txn, 3).await;
+            go.await.expect("told to go on");
+            txn.commit().await
+        });
+        fixture.queued(2).await;
+        tokio::time::timeout(Duration::from_secs(5), first.commit())
+            .await
+            .expect("the batch is committed when the next writer begins")
+            .expect("first commit");
+        failing.await.expect("failing task").expect("failing writer");
+        assert_eq!(fixture.visible().await, [1], "the third writer works in a transaction of its own");
+        go_on.send(()).expect("third writer waiting");
+        third.await.expect("third task").expect("third commit");
+        assert_eq!(fixture.visible().await, [1, 3]);
+    }
+
+    #[tokio::test]
     async fn a_batch_whose_last_writer_failed_is_committed_all_the_same() {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
@@ -536,22 +582,22 @@ mod tests {
         assert!(first.batches_sums());
         first.add_sums(total(1));
         first.add_sums(total(2));
+        let (writer, sums) = (fixture.writer.clone(), total(4));
+        let second = tokio::spawn(async move {
+            let txn = writer.begin().await.expect("begin");
+            txn.add_sums(sums);
+            txn.commit().await
+        });
+        fixture.queued(1).await;
         let (writer, sums) = (fixture.writer.clone(), total(100));
         let failing = tokio::spawn(async move {
             let txn = writer.begin().await.expect("begin");
             txn.add_sums(sums);
         });
-        fixture.queued(1).await;
-        let (writer, sums) = (fixture.writer.clone(), total(4));
-        let last = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            txn.add_sums(sums);
-            txn.commit().await
-        });
         fixture.queued(2).await;
         first.commit().await.expect("first commit");
+        second.await.expect("second task").expect("second commit");
         failing.await.expect("failing task");
-        last.await.expect("last task").expect("last commit");
         assert_eq!(fixture.visible().await, [7], "1 + 2 + 4, without the failed writer's 100");
         assert_eq!(writes.load(Ordering::Relaxed), 1, "written once for the batch");
     }
