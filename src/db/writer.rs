@@ -114,6 +114,11 @@ impl Writer {
         Ok(WriteTransaction { txn, turn: Some(turn), sums: StdMutex::default() })
     }
 
+    /// Writers waiting for their turn (always 0 on PostgreSQL, whose writers do not queue).
+    pub fn queued(&self) -> usize {
+        self.batches.as_ref().map_or(0, |batches| batches.queued.load(Ordering::Acquire))
+    }
+
     /// Commits the open batch, if any, once the writers before this call are done: after
     /// it, what they wrote is visible to every connection (or failed).
     pub async fn flush(&self) -> Result<(), DbErr> {
@@ -134,9 +139,10 @@ pub struct WriteTransaction {
 }
 
 impl WriteTransaction {
-    /// Whether this transaction belongs to a batch, whose commit writes the sums given to
-    /// [`Self::add_sums`]. Otherwise the caller writes its sums itself.
-    pub fn batches_sums(&self) -> bool {
+    /// Whether this transaction belongs to a batch of writers (SQLite): it reads what the
+    /// writers before it in the batch changed, uncommitted, and the batch's commit writes
+    /// the sums given to [`Self::add_sums`]. Otherwise the caller writes its sums itself.
+    pub fn batched(&self) -> bool {
         self.turn.is_some()
     }
 
@@ -579,7 +585,7 @@ mod tests {
         let writes = Arc::new(AtomicUsize::new(0));
         let total = |n| Box::new(Total { n, writes: writes.clone() });
         let first = fixture.writer.begin().await.expect("begin");
-        assert!(first.batches_sums());
+        assert!(first.batched());
         first.add_sums(total(1));
         first.add_sums(total(2));
         let (writer, sums) = (fixture.writer.clone(), total(4));

@@ -30,5 +30,6 @@ pub async fn readyz(State(http): State<HttpState>) -> impl IntoResponse {
 /// Prometheus exposition.
 pub async fn metrics(State(http): State<HttpState>) -> impl IntoResponse {
     db::record_pool_metrics(&http.app.db);
+    metrics::gauge!("baton_db_writers_queued").set(http.app.writer.queued() as f64);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], http.prometheus.render())
 }

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use entity::{LeadEventKind, Role, Stage, lead, lead_event, reason, setting, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -140,8 +140,11 @@ async fn apply_move(
     let before = locked_lead(&txn, command.lead_id).await?;
     if !viewer.can_see_lead(before.stage, before.owner_id) {
         // A lead that changed stage after the viewer asked (another rep accepted the MQL
-        // first) was visible to them: they learn it moved on. Anything else stays hidden.
-        return Err(if before.stage_entered_at >= asked_at {
+        // first) was visible to them: they learn it moved on. So was one whose change has
+        // not even committed (it waits in this batch of writes): the change's time is taken
+        // before its commit. Anything else stays hidden.
+        let moved_on = before.stage_entered_at >= asked_at || (txn.batched() && !committed(&state.db, &before).await?);
+        return Err(if moved_on {
             AppError::InvalidTransition { from: before.stage, to: mv.target() }
         } else {
             AppError::NotFound("lead")
@@ -213,6 +216,14 @@ async fn apply_move(
     let event = event::stage_changed(&before, &after, Some(viewer.id), amount.as_ref(), detail);
     commit_change(state, txn, &before, &after, vec![event], key).await?;
     Ok(after)
+}
+
+/// Whether `lead`, as this transaction reads it, is what other connections read: not a
+/// change still waiting for its commit.
+async fn committed(db: &DatabaseConnection, lead: &lead::Model) -> AppResult<bool> {
+    let version: Option<i32> =
+        lead::Entity::find_by_id(lead.id).select_only().column(lead::Column::Version).into_tuple().one(db).await?;
+    Ok(version == Some(lead.version))
 }
 
 /// What a move needs, checked and parsed.

@@ -1,10 +1,11 @@
 //! Moves racing each other on a real database and a multi-threaded runtime: exactly one
 //! wins, the others are told why, and the log holds exactly the winners' events.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use baton::config::HandoffConfig;
 use entity::{Role, Stage};
+use sea_orm::DatabaseBackend;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser};
@@ -195,4 +196,65 @@ async fn managers_routing_many_mqls_at_once_never_put_a_rep_over_capacity() {
     }
     let expected: HashMap<String, usize> = reps.iter().map(|rep| (rep.id.to_string(), 2)).collect();
     assert_eq!(load, expected);
+}
+
+/// On SQLite a move can wait, written but not committed, in a batch of writes while another
+/// rep's request for the same lead arrives: that rep asked while the lead was still an MQL
+/// for everyone else, and learns it moved on, though the move's time is before the request.
+/// (PostgreSQL's writers do not batch: the test has nothing to hold there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rep_refused_by_a_move_still_waiting_for_its_commit_learns_the_lead_moved_on() {
+    let app = Arc::new(TestApp::spawn().await);
+    if app.state.db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let reps = users(&app, Role::SalesRep, 2).await;
+    let id = app.lead_in_stage("waiting@example.com", Stage::Mql, None).await;
+    let writer = app.state.writer.clone();
+    let queued = |n: usize| {
+        let writer = writer.clone();
+        async move {
+            while writer.queued() != n {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    };
+    let accept = |rep: &TestUser| {
+        let (app, rep, input) = (Arc::clone(&app), rep.clone(), json!({ "leadId": id }));
+        tokio::spawn(async move { app.act(&rep, "acceptLead", input).await })
+    };
+
+    // A batch is open; the first rep's acceptance queues behind it, and a writer that will
+    // hold the turn after it.
+    let opening = writer.begin().await.expect("begin");
+    let first = accept(&reps[0]);
+    queued(1).await;
+    let (held, hold) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn({
+        let writer = writer.clone();
+        async move {
+            let txn = writer.begin().await.expect("begin");
+            held.send(()).expect("test waiting");
+            released.await.expect("released");
+            txn.commit().await
+        }
+    });
+    queued(2).await;
+    let opened = tokio::spawn(opening.commit());
+    // The acceptance is written and waits for the batch's commit; the holder has the turn.
+    hold.await.expect("holder has the turn");
+    assert!(!first.is_finished(), "the acceptance waits for its commit");
+    // Only now does the second rep ask.
+    let second = accept(&reps[1]);
+    queued(1).await;
+    release.send(()).expect("holder waiting");
+
+    let won = first.await.expect("first task").expect("the first rep accepts");
+    assert_eq!(won["stage"], "SAL");
+    let refused = second.await.expect("second task").expect_err("the second rep is refused");
+    assert_eq!(refused["extensions"]["code"], "INVALID_TRANSITION", "{refused}");
+    holder.await.expect("holder task").expect("holder commit");
+    opened.await.expect("opening task").expect("opening commit");
+    assert_eq!(log(&app, &id).await, created_and(&[("STAGE_CHANGED", Some("MQL")), ("STAGE_CHANGED", Some("SAL"))]));
 }

@@ -61,7 +61,7 @@ impl RollupSink for DatabaseTransaction {
 #[async_trait]
 impl RollupSink for WriteTransaction {
     async fn add_rollups(&self, mut deltas: Deltas) -> Result<(), DbErr> {
-        if !self.batches_sums() {
+        if !self.batched() {
             return deltas.write(self).await;
         }
         let sums = deltas.take_sums();
