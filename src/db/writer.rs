@@ -123,7 +123,7 @@ impl Writer {
     /// it, what they wrote is visible to every connection (or failed).
     pub async fn flush(&self) -> Result<(), DbErr> {
         match &self.batches {
-            Some(batches) => batches.take_turn().await.commit_batch().await,
+            Some(batches) => batches.flush().await,
             None => Ok(()),
         }
     }
@@ -148,11 +148,7 @@ impl WriteTransaction {
 
     /// Adds sums to write at the batch's commit, if this writer's work commits with it.
     pub fn add_sums(&self, sums: Box<dyn BatchSums>) {
-        let mut mine = self.sums.lock().unwrap_or_else(PoisonError::into_inner);
-        match mine.as_mut() {
-            Some(mine) => mine.absorb(sums),
-            None => *mine = Some(sums),
-        }
+        add_to(&mut self.sums.lock().unwrap_or_else(PoisonError::into_inner), sums);
     }
 
     /// Commits, or on SQLite returns once the batch holding this transaction committed.
@@ -165,11 +161,9 @@ impl WriteTransaction {
             txn.commit().await?;
         }
         turn.writing = false;
+        turn.batch.writers += 1;
         if let Some(sums) = sums.into_inner().unwrap_or_else(PoisonError::into_inner) {
-            match turn.batch.sums.as_mut() {
-                Some(batch) => batch.absorb(sums),
-                None => turn.batch.sums = Some(sums),
-            }
+            add_to(&mut turn.batch.sums, sums);
         }
         if turn.batches.queued.load(Ordering::Acquire) > 0 && turn.batch.waiting.len() + 1 < MAX_BATCH {
             let (done, committed) = oneshot::channel();
@@ -181,6 +175,14 @@ impl WriteTransaction {
             };
         }
         turn.commit_batch().await
+    }
+}
+
+/// Adds `sums` to what `total` holds.
+fn add_to(total: &mut Option<Box<dyn BatchSums>>, sums: Box<dyn BatchSums>) {
+    match total {
+        Some(total) => total.absorb(sums),
+        None => *total = Some(sums),
     }
 }
 
@@ -258,6 +260,8 @@ struct Batch {
     txn: Option<DatabaseTransaction>,
     /// Writers whose work `txn` holds, waiting for its commit.
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
+    /// How many writers' work `txn` holds (those waiting, and the one ending the batch).
+    writers: usize,
     /// What they added up, to write before the commit.
     sums: Option<Box<dyn BatchSums>>,
     /// Whether a writer failed inside `txn`. An error such as a full disk makes SQLite roll
@@ -271,6 +275,7 @@ impl Batch {
     async fn commit(&mut self) -> Result<(), DbErr> {
         let Some(txn) = self.txn.take() else { return Ok(()) };
         self.failed = false;
+        metrics::histogram!("baton_db_write_batch_writers").record(std::mem::take(&mut self.writers) as f64);
         let result = match self.sums.take() {
             Some(sums) => sums.write(&txn).await,
             None => Ok(()),
@@ -280,7 +285,6 @@ impl Batch {
             Ok(()) => txn.commit().await,
             Err(error) => Err(error),
         };
-        metrics::histogram!("baton_db_write_batch_writers").record((self.waiting.len() + 1) as f64);
         let outcome = result.as_ref().map(|_| ()).map_err(|error| format!("the write's commit failed: {error}"));
         for writer in self.waiting.drain(..) {
             // A writer whose request was abandoned no longer listens; its work is committed all the same.
@@ -298,13 +302,18 @@ impl Batches {
         Turn { batch, batches: self.clone(), first: false, writing: false }
     }
 
-    /// Commits the open batch in a turn of its own: for when the writer that would have
-    /// ended it is gone.
+    /// Commits the open batch, if any, in a turn of its own.
+    async fn flush(self: &Arc<Self>) -> Result<(), DbErr> {
+        self.take_turn().await.commit_batch().await
+    }
+
+    /// [`Self::flush`] in a task of its own: for when the writer that would have ended the
+    /// batch is gone.
     fn flush_later(self: &Arc<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let batches = self.clone();
         runtime.spawn(async move {
-            if let Err(error) = batches.take_turn().await.commit_batch().await {
+            if let Err(error) = batches.flush().await {
                 tracing::error!(%error, "committing a batch of writes failed");
             }
         });
@@ -407,15 +416,23 @@ mod tests {
             self.writer.batches.clone().expect("SQLite writers take turns")
         }
 
-        /// A writer in a task of its own that writes `n` and then commits, or, if `fails`,
-        /// drops its transaction as a failed request does. Returns once it is queued.
-        async fn spawn_writer(&self, n: i64, fails: bool) -> JoinHandle<Result<(), DbErr>> {
+        /// A writer in a task of its own that writes `n` and then ends as `end` says.
+        /// Returns once it is queued.
+        async fn spawn_writer(&self, n: i64, end: End) -> JoinHandle<Result<(), DbErr>> {
             let queued = self.batches().queued.load(Ordering::Acquire);
             let writer = self.writer.clone();
             let task = tokio::spawn(async move {
                 let txn = writer.begin().await?;
                 write(&txn, n).await;
-                if fails { Ok(()) } else { txn.commit().await }
+                match end {
+                    End::Commit => txn.commit().await,
+                    // Dropped without a commit, as a failed request drops it.
+                    End::Fail => Ok(()),
+                    End::CommitWhenTold(told) => {
+                        told.await.expect("told to go on");
+                        txn.commit().await
+                    }
+                }
             });
             self.queued(queued + 1).await;
             task
@@ -437,6 +454,13 @@ mod tests {
                 .expect("read");
             rows.iter().map(|row| row.try_get_by_index(0).expect("n")).collect()
         }
+    }
+
+    /// How a spawned test writer ends.
+    enum End {
+        Commit,
+        Fail,
+        CommitWhenTold(oneshot::Receiver<()>),
     }
 
     async fn write(txn: &WriteTransaction, n: i64) {
@@ -468,14 +492,7 @@ mod tests {
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
         let (go_on, go) = oneshot::channel::<()>();
-        let writer = fixture.writer.clone();
-        let second = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            write(&txn, 2).await;
-            go.await.expect("told to go on");
-            txn.commit().await
-        });
-        fixture.queued(1).await;
+        let second = fixture.spawn_writer(2, End::CommitWhenTold(go)).await;
         let first_commit = tokio::spawn(first.commit());
         // The second writer now holds the turn, inside the first one's transaction.
         fixture.queued(0).await;
@@ -493,8 +510,8 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let failing = fixture.spawn_writer(2, true).await;
-        let third = fixture.spawn_writer(3, false).await;
+        let failing = fixture.spawn_writer(2, End::Fail).await;
+        let third = fixture.spawn_writer(3, End::Commit).await;
         first.commit().await.expect("first commit");
         failing.await.expect("failing task").expect("failing writer");
         third.await.expect("third task").expect("third commit");
@@ -506,16 +523,9 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let failing = fixture.spawn_writer(2, true).await;
+        let failing = fixture.spawn_writer(2, End::Fail).await;
         let (go_on, go) = oneshot::channel::<()>();
-        let writer = fixture.writer.clone();
-        let third = tokio::spawn(async move {
-            let txn = writer.begin().await.expect("begin");
-            write(&txn, 3).await;
-            go.await.expect("told to go on");
-            txn.commit().await
-        });
-        fixture.queued(2).await;
+        let third = fixture.spawn_writer(3, End::CommitWhenTold(go)).await;
         tokio::time::timeout(Duration::from_secs(5), first.commit())
             .await
             .expect("the batch is committed when the next writer begins")
@@ -532,7 +542,7 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let failing = fixture.spawn_writer(2, true).await;
+        let failing = fixture.spawn_writer(2, End::Fail).await;
         first.commit().await.expect("the first writer's work commits without the failed one");
         failing.await.expect("failing task").expect("failing writer");
         assert_eq!(fixture.visible().await, [1]);
@@ -547,7 +557,7 @@ mod tests {
         let fixture = Fixture::new().await;
         let first = fixture.writer.begin().await.expect("begin");
         write(&first, 1).await;
-        let abandoned = fixture.spawn_writer(2, false).await;
+        let abandoned = fixture.spawn_writer(2, End::Commit).await;
         abandoned.abort();
         assert!(abandoned.await.is_err_and(|error| error.is_cancelled()));
         tokio::time::timeout(Duration::from_secs(5), first.commit())
