@@ -20,7 +20,7 @@ use crate::{
     db,
     domain::{
         funnel::STAGES,
-        kpi_facts::{Dims, Flow, facts},
+        kpi_facts::{Dims, Flow, KpiLead, facts},
     },
 };
 
@@ -70,37 +70,21 @@ pub async fn fold(db: &impl ConnectionTrait) -> Result<Folded, DbErr> {
     let mut report = RebuildReport::default();
     let mut log = LogFold::default();
     let mut through = None;
-    // The database reads the next page on its connection thread while this one is folded:
-    // the two halves of the work run on two cores instead of taking turns.
     let mut events = source::page(db, i64::MIN, PAGE).await?;
     while let Some(last) = events.last().map(|sourced| sourced.position) {
         through = Some(last);
-        let (next, ()) = tokio::join!(source::page(db, last, PAGE), async { log.add(events) });
-        events = next?;
+        (log, events) = beside(log, move |log| log.add(events), source::page(db, last, PAGE)).await?;
     }
     report.events = log.events;
-    let LogFold { mut deltas, reached, mut wins, .. } = log;
-    // Won deals of leads with an account, to count in the log's order once all are known.
-    let mut account_wins: Vec<(Uuid, Win)> = Vec::new();
+    let LogFold { deltas, reached, wins, .. } = log;
+    let mut leads_fold = LeadFold { deltas, reached, wins, account_wins: Vec::new(), leads: 0 };
     let mut leads = source::lead_page(db, Uuid::nil(), PAGE).await?;
     while let Some(last) = leads.last().map(|lead| lead.id) {
-        let fold = async {
-            report.leads += leads.len() as u64;
-            for lead in &leads {
-                deltas.add_lead(lead, 1);
-                deltas.add_reached(lead, Stage::Lead);
-                let stages = reached.get(&lead.id).copied().unwrap_or(0);
-                for stage in STAGES.into_iter().filter(|s| stages & bit(*s) != 0) {
-                    deltas.add_reached(lead, stage);
-                }
-                if let (Some(account), Some(win)) = (lead.account_id, wins.remove(&lead.id)) {
-                    account_wins.push((account, win));
-                }
-            }
-        };
-        let (next, ()) = tokio::join!(source::lead_page(db, last, PAGE), fold);
-        leads = next?;
+        (leads_fold, leads) =
+            beside(leads_fold, move |fold| fold.add(leads), source::lead_page(db, last, PAGE)).await?;
     }
+    report.leads = leads_fold.leads;
+    let LeadFold { mut deltas, mut account_wins, .. } = leads_fold;
     // An account's first win is its first in the log, as `kpi::append` counts it.
     account_wins.sort_unstable_by_key(|(_, win)| win.position);
     let mut customers = Customers::default();
@@ -143,6 +127,24 @@ pub async fn replace(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), 
     super::cache::invalidate(txn).await
 }
 
+/// Runs `fold` on `state` on a blocking thread while `read` runs here: folding one page
+/// and reading the next (the database's work and the decoding of its answer) take two
+/// cores instead of turns.
+async fn beside<S: Send + 'static, R>(
+    state: S,
+    fold: impl FnOnce(&mut S) + Send + 'static,
+    read: impl Future<Output = Result<R, DbErr>>,
+) -> Result<(S, R), DbErr> {
+    let folding = tokio::task::spawn_blocking(move || {
+        let mut state = state;
+        fold(&mut state);
+        state
+    });
+    let (read, folded) = tokio::join!(read, folding);
+    let state = folded.map_err(|error| DbErr::Custom(format!("the KPI fold stopped: {error}")))?;
+    Ok((state, read?))
+}
+
 /// What the log adds up to, folded page by page in log order.
 #[derive(Default)]
 struct LogFold {
@@ -173,6 +175,35 @@ impl LogFold {
                 && to != Stage::Lead
             {
                 *self.reached.entry(event.lead_id).or_default() |= bit(to);
+            }
+        }
+    }
+}
+
+/// What the leads add up to, with what the log said of each, folded page by page.
+struct LeadFold {
+    deltas: Deltas,
+    /// From the log: the stages each lead has entered by a move.
+    reached: HashMap<Uuid, u8>,
+    /// From the log: each lead's won deal.
+    wins: HashMap<Uuid, Win>,
+    /// Won deals of leads with an account, to count in the log's order once all are known.
+    account_wins: Vec<(Uuid, Win)>,
+    leads: u64,
+}
+
+impl LeadFold {
+    fn add(&mut self, page: Vec<KpiLead>) {
+        self.leads += page.len() as u64;
+        for lead in &page {
+            self.deltas.add_lead(lead, 1);
+            self.deltas.add_reached(lead, Stage::Lead);
+            let stages = self.reached.get(&lead.id).copied().unwrap_or(0);
+            for stage in STAGES.into_iter().filter(|s| stages & bit(*s) != 0) {
+                self.deltas.add_reached(lead, stage);
+            }
+            if let (Some(account), Some(win)) = (lead.account_id, self.wins.remove(&lead.id)) {
+                self.account_wins.push((account, win));
             }
         }
     }
