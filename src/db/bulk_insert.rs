@@ -58,19 +58,35 @@ impl Inserts {
     /// Builds and runs the statements inserting `rows`. Each statement is built while the
     /// database runs the one before it (on SQLite, on the connection's own thread).
     pub async fn insert<M: ModelTrait>(&mut self, conn: &impl ConnectionTrait, rows: &[M]) -> Result<(), DbErr> {
-        let mut running: Option<Statement> = None;
-        for chunk in rows.chunks(self.rows_per_statement::<M::Entity>()) {
-            let run = async {
-                match running.take() {
-                    Some(statement) => conn.execute_raw(statement).await.map(drop),
-                    None => Ok(()),
-                }
-            };
-            let (ran, next) = tokio::join!(run, async { self.statement(chunk) });
+        let mut chunks = rows.chunks(self.rows_per_statement::<M::Entity>());
+        self.pipelined(conn, |inserts| chunks.next().map_or(Ok(None), |chunk| inserts.statement(chunk))).await
+    }
+
+    /// Like [`Self::insert`], for rows made as they are needed: each statement's rows are
+    /// made, too, while the database runs the one before it.
+    pub async fn insert_all<M: ModelTrait>(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        mut rows: impl Iterator<Item = M>,
+    ) -> Result<(), DbErr> {
+        let per_statement = self.rows_per_statement::<M::Entity>();
+        self.pipelined(conn, |inserts| inserts.statement(&rows.by_ref().take(per_statement).collect::<Vec<M>>())).await
+    }
+
+    /// Runs the statements `next` builds until it has none, building each while the one
+    /// before it runs.
+    async fn pipelined(
+        &mut self,
+        conn: &impl ConnectionTrait,
+        mut next: impl FnMut(&mut Self) -> Result<Option<Statement>, DbErr>,
+    ) -> Result<(), DbErr> {
+        let mut running = next(self)?;
+        while let Some(statement) = running {
+            let (ran, built) = tokio::join!(conn.execute_raw(statement), async { next(self) });
             ran?;
-            running = next?;
+            running = built?;
         }
-        execute(conn, running.into_iter().collect()).await
+        Ok(())
     }
 
     /// Rows per statement: as many as fit, up to where more stop paying off.
