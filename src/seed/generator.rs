@@ -61,7 +61,19 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     // The bulk load bypasses the append path, so the KPI rollups are computed once at the
     // end, from the log, as `baton kpi rebuild` would. Adding them up only reads the
     // tables by their primary keys, so it runs beside the index builds, on a snapshot.
-    let (restored, folded) = tokio::join!(deferred.restore(db), async {
+    // PostgreSQL plans from table statistics, which a bulk load leaves stale until
+    // autovacuum comes by; the first requests after a seed should not pay for that, so the
+    // loaded tables are analyzed once their indexes are back (beside the fold, which takes
+    // longer), and the rollups once written. (SQLite plans from its own rules.)
+    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let restore_and_analyze = async {
+        deferred.restore(db).await?;
+        if postgres {
+            db.execute_unprepared("ANALYZE").await?;
+        }
+        Ok::<_, DbErr>(())
+    };
+    let (restored, folded) = tokio::join!(restore_and_analyze, async {
         let snapshot = db.begin().await?;
         let folded = rebuild::fold(&snapshot).await;
         snapshot.rollback().await?;
@@ -69,11 +81,8 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     });
     restored?;
     report.rollups = rebuild::rebuild_from(db, folded?).await?.elapsed;
-    // PostgreSQL plans from table statistics, which a bulk load leaves stale until
-    // autovacuum comes by; the first requests after a seed should not pay for that. (SQLite
-    // plans from its own rules unless told otherwise.)
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        db.execute_unprepared("ANALYZE").await?;
+    if postgres {
+        db.execute_unprepared(&format!("ANALYZE {}", rebuild::rollup_tables().join(", "))).await?;
     }
     report.elapsed = started.elapsed();
     Ok(report)

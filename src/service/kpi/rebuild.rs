@@ -9,7 +9,7 @@ use entity::{
     LeadEventKind, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
     kpi_flow, lead_event,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, QuerySelect};
 use uuid::Uuid;
 
 use super::{
@@ -30,6 +30,19 @@ struct Win {
     at: DateTime<Utc>,
     dims: Dims,
     flow: Flow,
+}
+
+/// The tables a rebuild replaces.
+pub fn rollup_tables() -> [&'static str; 7] {
+    [
+        kpi_flow::Entity.table_name(),
+        kpi_duration::Entity.table_name(),
+        kpi_current::Entity.table_name(),
+        kpi_cohort::Entity.table_name(),
+        kpi_account_value::Entity.table_name(),
+        kpi_customer::Entity.table_name(),
+        kpi_customer_cohort::Entity.table_name(),
+    ]
 }
 
 /// Events or leads read per query.
