@@ -79,8 +79,10 @@ pub enum Scenario {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The load generator runs on one thread pinned to the second core; the server gets the first.
-    if let Some(core) = core_affinity::get_core_ids().and_then(|cores| cores.into_iter().nth(1)) {
-        core_affinity::set_for_current(core);
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    server::remember_cores(&cores);
+    if let Some(core) = cores.get(1) {
+        core_affinity::set_for_current(*core);
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(scenarios::run(cli))

@@ -3,6 +3,7 @@
 
 use std::{
     process::Stdio,
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -73,16 +74,32 @@ fn recreate(cli: &Cli, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a `baton` subcommand on `url` and returns what it printed.
+/// The machine's cores, as `taskset` lists them ("0,1"), from before the load generator
+/// pinned itself to one.
+static ALL_CORES: OnceLock<String> = OnceLock::new();
+
+/// Remembers the cores this process may run on; called before it pins itself.
+pub fn remember_cores(cores: &[core_affinity::CoreId]) {
+    let list: Vec<String> = cores.iter().map(|core| core.id.to_string()).collect();
+    let _ = ALL_CORES.set(list.join(","));
+}
+
+/// Runs a `baton` subcommand on `url` and returns what it printed. It runs on every core,
+/// as a user would run it (`seed` uses them all), not on the load generator's one.
 pub async fn baton(cli: &Cli, url: &str, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(&cli.baton)
+    let cores = ALL_CORES.get().map_or("0", String::as_str);
+    let output = Command::new("taskset")
+        .args(["-c", cores])
+        .arg(&cli.baton)
         .args(["--database-url", url])
         .args(args)
         .env("BATON_JWT_SECRET", SECRET)
         .env("RUST_LOG", "warn")
         .output()
         .await
-        .with_context(|| format!("cannot run {}; build it with `cargo build --release`", cli.baton.display()))?;
+        .with_context(|| {
+            format!("cannot run {} under taskset; build it with `cargo build --release`", cli.baton.display())
+        })?;
     if !output.status.success() {
         bail!("baton {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     }
