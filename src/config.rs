@@ -52,14 +52,10 @@ pub struct DatabaseConfig {
         global = true
     )]
     pub url: String,
-    /// Maximum pooled database connections.
-    #[arg(
-        long = "database-max-connections",
-        env = "BATON_DATABASE_MAX_CONNECTIONS",
-        default_value_t = 16,
-        global = true
-    )]
-    pub max_connections: u32,
+    /// Maximum pooled database connections [default: 16 on PostgreSQL; on SQLite one per
+    /// core, at least 2].
+    #[arg(long = "database-max-connections", env = "BATON_DATABASE_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<u32>,
     /// How long a request waits for a pooled connection before failing.
     #[arg(long = "database-acquire-timeout", env = "BATON_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
     pub acquire_timeout: Duration,

@@ -402,7 +402,7 @@ mod tests {
             let dir = tempfile::tempdir().expect("temp dir");
             let config = DatabaseConfig {
                 url: format!("sqlite://{}/writer.db?mode=rwc", dir.path().display()),
-                max_connections: 4,
+                max_connections: Some(4),
                 acquire_timeout: Duration::from_secs(5),
                 statement_timeout: Duration::from_secs(5),
             };

@@ -30,7 +30,7 @@ impl Probe {
     pub async fn start(dir: &Path) -> anyhow::Result<Self> {
         let database = DatabaseConfig {
             url: format!("sqlite://{}/probe.db?mode=rwc", dir.display()),
-            max_connections: 4,
+            max_connections: Some(4),
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
         };

@@ -104,7 +104,7 @@ impl TestApp {
     ) -> Self {
         let config = DatabaseConfig {
             url: database.url(),
-            max_connections: 8,
+            max_connections: Some(8),
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(10),
         };
