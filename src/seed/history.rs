@@ -570,6 +570,8 @@ struct State<'a> {
     version: i32,
     score: i32,
     first_contact: Option<i64>,
+    /// Whether this stay in SAL has had its SLA breach recorded.
+    breached: bool,
     deal: Option<i64>,
     bant: Option<&'static [&'static str; 4]>,
     reason: Option<&'a str>,
@@ -622,6 +624,7 @@ impl Plan<'_> {
             version: 1,
             score: 0,
             first_contact: None,
+            breached: false,
             deal: None,
             bant: None,
             reason: None,
@@ -629,11 +632,25 @@ impl Plan<'_> {
             recycles: 0,
             updated: created,
         };
-        for step in &self.steps {
-            let when = created + step.at;
-            if when >= cutoff {
-                break;
+        // Each step, and then the cutoff, which only lets a SAL's SLA run out.
+        for step in self.steps.iter().map(Some).chain([None]) {
+            let when = step.map_or(cutoff, |step| (created + step.at).min(cutoff));
+            // As the SLA sweep records it: a SAL still without a first contact when its SLA
+            // runs out gets one SLA_BREACHED event, then. It changes nothing on the lead.
+            let due = s.entered + i64::from(SAL_SLA_MINUTES) * MINUTE;
+            if s.stage == Stage::Sal && s.first_contact.is_none() && !s.breached && due < when {
+                s.breached = true;
+                let mut e = event(uuid_v7(due, ids), LeadEventKind::SlaBreached, due, None, s.owner);
+                e.from_stage = Some(Stage::Sal);
+                e.from_stage_entered_at = Some(at(s.entered));
+                e.detail = Some(serde_json::json!({
+                    "stage": Stage::Sal,
+                    "slaMinutes": SAL_SLA_MINUTES,
+                    "dueAt": at(due),
+                }));
+                out.events.push(e);
             }
+            let Some(step) = step.filter(|_| when < cutoff) else { break };
             s.version += 1;
             s.updated = when;
             match &step.action {
@@ -711,6 +728,7 @@ impl Plan<'_> {
                     s.owner = m.owner;
                     s.stage = m.to;
                     s.entered = when;
+                    s.breached = false;
                 }
             }
         }

@@ -1,5 +1,5 @@
 use chrono::{Duration, Utc};
-use entity::{Role, Stage, lead, user};
+use entity::{LeadEventKind, Role, Stage, lead, lead_event, user};
 use migration::{Migrator, MigratorTrait};
 use rand::{SeedableRng, rngs::StdRng};
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
@@ -44,6 +44,15 @@ async fn seeded_histories_obey_the_funnel_rules_and_reach_every_stage() {
     for stage in STAGES {
         assert!(findings.stages.get(stage).copied().unwrap_or(0) > 0, "no lead ends in {stage}: {:?}", findings.stages);
     }
+    // Every SAL that ran out of SLA has its breach in the log, as the live sweep records
+    // it: the first sweep after a seed finds nothing left to do.
+    let breaches = lead_event::Entity::find()
+        .filter(lead_event::Column::Kind.eq(LeadEventKind::SlaBreached))
+        .count(&db)
+        .await
+        .expect("count breaches");
+    assert!(breaches > 0, "no SAL ran out of its SLA");
+    assert_eq!(crate::service::sla::sweep(&db, now).await.expect("sweep"), 0);
 }
 
 #[tokio::test]
