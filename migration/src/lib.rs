@@ -25,6 +25,7 @@ mod m20261126_000019_widen_lead_owner_index;
 mod m20261126_000020_create_kpi_customer_rollups;
 mod m20261126_000021_widen_lead_account_index;
 mod m20261127_000022_cluster_kpi_rollups;
+mod m20261127_000023_add_lead_sal_awaiting_contact_index;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000020_create_kpi_customer_rollups::Migration),
             Box::new(m20261126_000021_widen_lead_account_index::Migration),
             Box::new(m20261127_000022_cluster_kpi_rollups::Migration),
+            Box::new(m20261127_000023_add_lead_sal_awaiting_contact_index::Migration),
         ]
     }
 }
