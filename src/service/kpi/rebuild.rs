@@ -129,13 +129,9 @@ pub async fn rebuild_from(db: &DatabaseConnection, folded: Folded) -> Result<Reb
 
 /// Replaces the rollup tables' rows with `deltas`, in the caller's write transaction.
 pub async fn replace(txn: &impl ConnectionTrait, deltas: &Deltas) -> Result<(), DbErr> {
-    kpi_flow::Entity::delete_many().exec(txn).await?;
-    kpi_duration::Entity::delete_many().exec(txn).await?;
-    kpi_current::Entity::delete_many().exec(txn).await?;
-    kpi_cohort::Entity::delete_many().exec(txn).await?;
-    kpi_account_value::Entity::delete_many().exec(txn).await?;
-    kpi_customer::Entity::delete_many().exec(txn).await?;
-    kpi_customer_cohort::Entity::delete_many().exec(txn).await?;
+    for table in rollup_tables() {
+        txn.execute_unprepared(&format!("DELETE FROM \"{table}\"")).await?;
+    }
     deltas.write_to_empty(txn).await?;
     super::cache::invalidate(txn).await
 }
