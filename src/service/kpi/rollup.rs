@@ -74,7 +74,7 @@ impl Name {
     /// The name of `text`, one of [`NAMES`] by construction of the callers' tables.
     fn of(text: &str) -> Self {
         let rank = NAMES.binary_search(&text).unwrap_or_else(|_| panic!("{text:?} is not a rollup key name"));
-        Self(u8::try_from(rank).unwrap_or(u8::MAX))
+        Self(u8::try_from(rank).expect("fewer than 256 rollup key names"))
     }
 
     pub fn as_str(self) -> &'static str {
