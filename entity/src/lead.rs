@@ -32,6 +32,11 @@ pub struct Model {
     pub stage_entered_at: DateTimeUtc,
     /// First call, meeting or email by sales while the lead is a SAL.
     pub first_contact_at: Option<DateTimeUtc>,
+    /// When the current stay in SAL ran past the SAL stage's SLA without a first contact;
+    /// cleared when the lead changes stage. Kept beside the log's `SLA_BREACHED` event so
+    /// the sweep's index holds only SALs whose breach is still to come.
+    #[serde(default)]
+    pub sla_breached_at: Option<DateTimeUtc>,
     /// Deal value in minor units of `currency_code` (from SQL on; the final amount once won).
     pub deal_value_amount: Option<i64>,
     pub currency_code: Option<String>,

@@ -26,6 +26,7 @@ mod m20261126_000020_create_kpi_customer_rollups;
 mod m20261126_000021_widen_lead_account_index;
 mod m20261127_000022_cluster_kpi_rollups;
 mod m20261127_000023_add_lead_sal_awaiting_contact_index;
+mod m20261127_000024_add_lead_sla_breached_at;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000021_widen_lead_account_index::Migration),
             Box::new(m20261127_000022_cluster_kpi_rollups::Migration),
             Box::new(m20261127_000023_add_lead_sal_awaiting_contact_index::Migration),
+            Box::new(m20261127_000024_add_lead_sla_breached_at::Migration),
         ]
     }
 }

@@ -59,6 +59,7 @@ async fn migrations_match_entities_on_sqlite() {
         version: Set(1),
         stage_entered_at: Set(now),
         first_contact_at: Set(None),
+        sla_breached_at: Set(None),
         deal_value_amount: Set(None),
         currency_code: Set(None),
         budget: Set(None),
@@ -105,4 +106,67 @@ async fn migrations_match_entities_on_sqlite() {
     assert_eq!(events.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(events[1].occurred_at, now);
     assert_eq!(events[1].detail, Some(Json::from("routed")));
+}
+
+#[tokio::test]
+async fn a_sals_recorded_breach_is_copied_onto_its_lead() {
+    let db = Database::connect("sqlite::memory:").await.expect("open sqlite");
+    let before_breach_column = Migrator::migrations().len() as u32 - 1;
+    Migrator::up(&db, Some(before_breach_column)).await.expect("migrate up to the breach column");
+    let entered = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6) - chrono::TimeDelta::hours(3);
+    let breached_at = entered + chrono::TimeDelta::hours(1);
+    // Two SALs, one breached in its current stay and one in an earlier stay only, and a
+    // lead that breached as a SAL before it moved on.
+    let leads = [
+        (Stage::Sal, Some(entered)),
+        (Stage::Sal, Some(entered - chrono::TimeDelta::days(1))),
+        (Stage::Sql, Some(entered)),
+    ];
+    let mut ids = Vec::new();
+    for (n, (stage, breach_stay)) in leads.into_iter().enumerate() {
+        let id = Uuid::now_v7();
+        ids.push(id);
+        let lead = lead::ActiveModel {
+            id: Set(id),
+            email: Set(format!("{n}@example.com")),
+            search_text: Set(format!("{n}@example.com")),
+            channel: Set(Channel::Webinar),
+            score: Set(0),
+            stage: Set(stage),
+            version: Set(3),
+            stage_entered_at: Set(entered),
+            recycle_count: Set(0),
+            created_at: Set(entered),
+            updated_at: Set(entered),
+            ..Default::default()
+        };
+        lead::Entity::insert(lead).exec_without_returning(&db).await.expect("insert lead");
+        let event = lead_event::ActiveModel {
+            position: NotSet,
+            id: Set(Uuid::now_v7()),
+            lead_id: Set(id),
+            kind: Set(LeadEventKind::SlaBreached),
+            from_stage: Set(Some(Stage::Sal)),
+            to_stage: Set(None),
+            from_stage_entered_at: Set(breach_stay),
+            actor_id: Set(None),
+            owner_id: Set(None),
+            channel: Set(Channel::Webinar),
+            campaign_id: Set(None),
+            reason_code: Set(None),
+            note: Set(None),
+            amount: Set(None),
+            currency_code: Set(None),
+            detail: Set(None),
+            occurred_at: Set(breached_at),
+        };
+        lead_event::Entity::insert(event).exec_without_returning(&db).await.expect("insert breach");
+    }
+
+    Migrator::up(&db, None).await.expect("migrate up");
+    let mut breaches = Vec::new();
+    for id in ids {
+        breaches.push(lead::Entity::find_by_id(id).one(&db).await.expect("read lead").expect("lead").sla_breached_at);
+    }
+    assert_eq!(breaches, [Some(breached_at), None, None]);
 }

@@ -138,6 +138,12 @@ const RULES: &[(&str, &str)] = &[
          AND t.kind IN ('CALL', 'MEETING', 'EMAIL_SENT')))",
     ),
     (
+        "a lead's SLA breach is its current SAL stay's SLA_BREACHED event",
+        "SELECT COUNT(*) AS n FROM lead l WHERE l.sla_breached_at IS DISTINCT FROM (SELECT e.occurred_at \
+         FROM lead_event e WHERE e.lead_id = l.id AND e.kind = 'SLA_BREACHED' AND l.stage = 'SAL' \
+         AND e.from_stage_entered_at = l.stage_entered_at)",
+    ),
+    (
         "events copy the lead's channel and campaign",
         "SELECT COUNT(*) AS n FROM lead_event e JOIN lead l ON l.id = e.lead_id \
          WHERE e.channel <> l.channel OR e.campaign_id IS DISTINCT FROM l.campaign_id",

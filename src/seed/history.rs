@@ -570,8 +570,8 @@ struct State<'a> {
     version: i32,
     score: i32,
     first_contact: Option<i64>,
-    /// Whether this stay in SAL has had its SLA breach recorded.
-    breached: bool,
+    /// When this stay in SAL had its SLA breach recorded.
+    breached: Option<i64>,
     deal: Option<i64>,
     bant: Option<&'static [&'static str; 4]>,
     reason: Option<&'a str>,
@@ -624,7 +624,7 @@ impl Plan<'_> {
             version: 1,
             score: 0,
             first_contact: None,
-            breached: false,
+            breached: None,
             deal: None,
             bant: None,
             reason: None,
@@ -636,10 +636,10 @@ impl Plan<'_> {
         for step in self.steps.iter().map(Some).chain([None]) {
             let when = step.map_or(cutoff, |step| (created + step.at).min(cutoff));
             // As the SLA sweep records it: a SAL still without a first contact when its SLA
-            // runs out gets one SLA_BREACHED event, then. It changes nothing on the lead.
+            // runs out gets one SLA_BREACHED event, then, and the lead keeps the time.
             let due = s.entered + i64::from(SAL_SLA_MINUTES) * MINUTE;
-            if s.stage == Stage::Sal && s.first_contact.is_none() && !s.breached && due < when {
-                s.breached = true;
+            if s.stage == Stage::Sal && s.first_contact.is_none() && s.breached.is_none() && due < when {
+                s.breached = Some(due);
                 let mut e = event(uuid_v7(due, ids), LeadEventKind::SlaBreached, due, None, s.owner);
                 e.from_stage = Some(Stage::Sal);
                 e.from_stage_entered_at = Some(at(s.entered));
@@ -728,7 +728,7 @@ impl Plan<'_> {
                     s.owner = m.owner;
                     s.stage = m.to;
                     s.entered = when;
-                    s.breached = false;
+                    s.breached = None;
                 }
             }
         }
@@ -749,6 +749,7 @@ impl Plan<'_> {
             version: s.version,
             stage_entered_at: at(s.entered),
             first_contact_at: s.first_contact.map(at),
+            sla_breached_at: s.breached.map(at),
             deal_value_amount: s.deal,
             currency_code: s.deal.map(|_| CURRENCY.to_owned()),
             budget: bant(0),

@@ -172,6 +172,7 @@ async fn bulk_inserted_rows_read_back_byte_for_byte_like_rows_sea_orm_inserts() 
         version: 1,
         stage_entered_at: at,
         first_contact_at: None,
+        sla_breached_at: None,
         deal_value_amount: None,
         currency_code: None,
         budget: None,

@@ -163,6 +163,8 @@ async fn apply_move(
     let mut after = before.clone();
     after.stage = mv.target();
     after.stage_entered_at = now;
+    // A breach belongs to the stay in SAL that ran late, which this move ends.
+    after.sla_breached_at = None;
     after.updated_at = now;
     after.version = before.version + 1;
     let mut detail = None;

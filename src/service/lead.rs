@@ -287,6 +287,7 @@ impl NewLead {
             version: 1,
             stage_entered_at: now,
             first_contact_at: None,
+            sla_breached_at: None,
             deal_value_amount: None,
             currency_code: None,
             budget: None,

@@ -7,14 +7,17 @@
 //! a conflict. The overdue leads are read locked (`FOR UPDATE` on PostgreSQL; SQLite's
 //! immediate transaction excludes other writers), so a first contact recorded meanwhile
 //! either commits first and the lead is no longer overdue, or waits for the sweep.
+//!
+//! The lead keeps the breach's time in `sla_breached_at`, which takes it out of the
+//! sweep's index: a sweep reads only the SALs whose breach is still to come, however many
+//! breached SALs wait for a contact.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{LeadEventKind, Stage, lead, lead_event, stage};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
@@ -51,6 +54,12 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, D
         .map(|lead| LeadChange { before: Some(lead), after: lead, events: vec![breached(lead, minutes, now)] })
         .collect();
     let appended = kpi::append(&txn, &changes, OnDuplicate::Skip).await?;
+    // The breach's time on the lead too, which takes it out of the sweep's index.
+    lead::Entity::update_many()
+        .col_expr(lead::Column::SlaBreachedAt, Expr::val(now))
+        .filter(lead::Column::Id.is_in(overdue.iter().map(|lead| lead.id)))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     if appended > 0 {
         tracing::info!(appended, "SAL SLA breaches recorded");
@@ -59,32 +68,22 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, D
     Ok(appended)
 }
 
-/// The `SLA_BREACHED` event of `lead`'s current stay in SAL: by the system, for its owner.
-/// `from_stage_entered_at` names the stay, so a lead back in SAL later may breach again.
 /// The first SALs (up to a batch) waiting for a first contact since `deadline` or before,
 /// whose breach is not recorded yet.
 fn overdue(deadline: DateTime<Utc>) -> sea_orm::Select<lead::Entity> {
-    let already_breached = Query::select()
-        .expr(Expr::val(1))
-        .from(lead_event::Entity)
-        .and_where(Expr::col((lead_event::Entity, lead_event::Column::LeadId)).equals((lead::Entity, lead::Column::Id)))
-        .and_where(Expr::col((lead_event::Entity, lead_event::Column::Kind)).eq(LeadEventKind::SlaBreached.to_value()))
-        .and_where(
-            Expr::col((lead_event::Entity, lead_event::Column::FromStageEnteredAt))
-                .equals((lead::Entity, lead::Column::StageEnteredAt)),
-        )
-        .take();
     // The stage as a literal, which the partial index of waiting SALs matches (a bound
     // parameter does not).
     lead::Entity::find()
         .filter(Expr::cust("\"lead\".\"stage\" = 'SAL'"))
         .filter(lead::Column::FirstContactAt.is_null())
+        .filter(lead::Column::SlaBreachedAt.is_null())
         .filter(lead::Column::StageEnteredAt.lte(deadline))
-        .filter(Expr::exists(already_breached).not())
         .order_by_asc(lead::Column::StageEnteredAt)
         .limit(BATCH)
 }
 
+/// The `SLA_BREACHED` event of `lead`'s current stay in SAL: by the system, for its owner.
+/// `from_stage_entered_at` names the stay, so a lead back in SAL later may breach again.
 fn breached(lead: &lead::Model, sla_minutes: i32, now: DateTime<Utc>) -> lead_event::ActiveModel {
     let due_at = lead.stage_entered_at + TimeDelta::minutes(i64::from(sla_minutes));
     let detail = serde_json::json!({ "stage": Stage::Sal, "slaMinutes": sla_minutes, "dueAt": due_at });
@@ -153,7 +152,7 @@ mod tests {
             .iter()
             .map(|row| row.try_get::<String>("", "detail").expect("detail"))
             .collect();
-        assert!(plan[0].contains("idx_lead_sal_awaiting_contact"), "{plan:#?}");
+        assert!(plan[0].contains("idx_lead_sal_breach_due"), "{plan:#?}");
         assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:#?}");
     }
 }

@@ -346,7 +346,7 @@ impl TestApp {
             return Value::Null;
         }
         let query = "query($id: ID!) { lead(id: $id) {
-            stage version score recycleCount updatedAt stageEnteredAt firstContactAt owner { id }
+            stage version score recycleCount updatedAt stageEnteredAt firstContactAt slaBreachedAt owner { id }
             dealValue { amount currencyCode } reason { code } reasonNote
             events(first: 100) { edges { node { id kind } } }
             touchpoints(first: 100) { edges { node { id } } }
@@ -426,7 +426,8 @@ impl Drop for TestApp {
 }
 
 /// The lead fields the handoff tests check; every mutation run by [`TestApp::act`] selects them.
-pub const LEAD_FIELDS: &str = "id stage version score recycleCount stageEnteredAt updatedAt firstContactAt
+pub const LEAD_FIELDS: &str =
+    "id stage version score recycleCount stageEnteredAt updatedAt firstContactAt slaBreachedAt
     owner { id } dealValue { amount currencyCode } reason { code } reasonNote
     qualification { budget authority need timeline }";
 

@@ -406,6 +406,46 @@ async fn imports_and_sla_breaches_count_once_each() {
     assert_rebuild_matches(&app).await;
 }
 
+#[tokio::test]
+async fn a_sal_shows_its_breach_until_it_moves_on_and_breaches_again_in_a_later_stay() {
+    let live = baton::config::LiveConfig {
+        sla_sweep_interval: std::time::Duration::from_secs(3600),
+        ..baton::config::LiveConfig::default()
+    };
+    let app =
+        TestApp::spawn_live(crate::helpers::jwt_config(Some(crate::helpers::TEST_SECRET), None, None), live).await;
+    let (manager, rep) = (app.user(Role::SalesManager).await, app.user(Role::SalesRep).await);
+    let id = app.lead_in_stage(&format!("late-{}@example.com", Uuid::now_v7().simple()), Stage::Sal, Some(&rep)).await;
+    let now = baton::domain::time::now();
+    age(&app, &id, now - Duration::hours(2)).await;
+    let before = app.snapshot(&id).await;
+    assert_eq!(before["slaBreachedAt"], Value::Null);
+
+    let sweep = |at| baton::service::sla::sweep(&app.state.db, at);
+    assert_eq!(sweep(now).await.expect("sweep"), 1);
+    let breached = app.snapshot(&id).await;
+    assert_eq!(crate::helpers::time(&breached["slaBreachedAt"]), chrono::SubsecRound::trunc_subsecs(now, 6));
+    // The breach is no change of the lead's: a client's expected version still holds.
+    assert_eq!((&breached["version"], &breached["updatedAt"]), (&before["version"], &before["updatedAt"]));
+    assert_eq!(sweep(now + Duration::minutes(1)).await.expect("sweep"), 0, "one breach per stay");
+
+    let input = json!({ "leadId": id, "reasonCode": "BAD_TIMING" });
+    assert_eq!(app.moved(&rep, "returnToMarketing", input).await["slaBreachedAt"], Value::Null);
+    app.moved(&app.user(Role::Marketing).await, "qualifyLead", json!({ "leadId": id })).await;
+    let accepted = app.moved(&manager, "acceptLead", json!({ "leadId": id, "ownerId": rep.id.to_string() })).await;
+    assert_eq!(accepted["slaBreachedAt"], Value::Null);
+    assert_eq!(sweep(now + Duration::minutes(2)).await.expect("sweep"), 0, "the new stay is not late yet");
+    let later = baton::domain::time::now() + Duration::hours(2);
+    assert_eq!(sweep(later).await.expect("sweep"), 1, "the new stay breaches on its own");
+    assert_eq!(
+        crate::helpers::time(&app.snapshot(&id).await["slaBreachedAt"]),
+        chrono::SubsecRound::trunc_subsecs(later, 6)
+    );
+    let kinds: Vec<Value> = app.history(&id).await.iter().map(|event| event["kind"].clone()).collect();
+    assert_eq!(kinds.iter().filter(|kind| *kind == "SLA_BREACHED").count(), 2, "{kinds:?}");
+    assert_rebuild_matches(&app).await;
+}
+
 /// Wins a new lead through the real mutations, owned by `rep`, for `amount` in `currency`;
 /// `extra` adds to its creation input (`accountId`, `channel`, `campaignId`).
 async fn won_lead(

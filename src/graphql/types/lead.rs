@@ -106,6 +106,12 @@ impl Lead {
         self.0.first_contact_at
     }
 
+    /// When the lead's current stay in SAL ran past the SAL stage's SLA without a first
+    /// contact (its `SLA_BREACHED` event); null otherwise, and again once it changes stage.
+    async fn sla_breached_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sla_breached_at
+    }
+
     /// When the lead was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
