@@ -45,6 +45,9 @@ impl StatementCounter {
     }
 }
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged on checkout.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 /// Opens the pool. SQLite runs in WAL mode so readers never wait for the writer. On
 /// PostgreSQL every connection carries a `statement_timeout`, so a stuck statement fails
 /// instead of holding its connection (and, with enough of them, the whole pool), and a
@@ -68,6 +71,16 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
         });
+    if config.url.starts_with("sqlite:") {
+        // A ping on every checkout is a round trip to the connection's thread that tests
+        // nothing the statement would not (a point read cost two of them instead of one).
+        options.test_before_acquire(false);
+    } else {
+        // Only a connection idle long enough for a proxy, a firewall or a restarted server
+        // to have dropped it is pinged first; on every checkout, a ping is a second round
+        // trip for each statement outside a transaction.
+        options.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
+    }
     let mut db = Database::connect(options).await?;
     let counter = StatementCounter::default();
     counter.count_on(&mut db);

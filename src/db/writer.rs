@@ -83,6 +83,7 @@ impl Writer {
         let own = SqlitePoolOptions::new()
             .max_connections(2)
             .min_connections(2)
+            .test_before_acquire(false)
             .acquire_timeout(pool.options().get_acquire_timeout())
             .connect_with((*pool.connect_options()).clone().pragma("wal_autocheckpoint", "0"))
             .await
