@@ -5,6 +5,7 @@
 
 mod api;
 mod load;
+mod machine;
 mod report;
 mod scenarios;
 mod server;

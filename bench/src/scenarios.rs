@@ -13,6 +13,7 @@ use crate::{
     Backend, Cli, Scenario,
     api::Api,
     load::{self, Request, Run},
+    machine,
     report::{self, Measurement},
     server::{self, Dataset, Server},
     socket::{self, Delivery},
@@ -67,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let api = Api::new(http, &server.base);
     let mut bench = Bench { cli, dataset, server, api, admin, manager, marketer, results: Vec::new() };
     report::print_header();
+    bench.machine("before");
     if let Some(seeded_in) = bench.dataset.seeded_in {
         let leads = bench.dataset.leads as f64;
         bench.record(Measurement {
@@ -110,6 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("{scenario:?} failed: {error:#}");
         }
     }
+    bench.machine("after");
     let path = bench.cli.out.join(format!("{}-{}.json", bench.database(), bench.dataset.leads));
     report::write_json(&path, &bench.results)?;
     println!("results written to {}", path.display());
@@ -127,6 +130,17 @@ impl Bench {
 
     fn duration(&self) -> Duration {
         Duration::from_secs(self.cli.seconds)
+    }
+
+    /// Times the fixed workload on the server's core (see [`machine`]).
+    fn machine(&mut self, when: &str) {
+        self.record(Measurement {
+            scenario: "machine".into(),
+            variant: format!("{when} the scenarios"),
+            value: Some(machine::core_ms()),
+            note: "ms for a fixed workload on the server's core (median of 5; lower is faster)".into(),
+            ..Measurement::default()
+        });
     }
 
     fn record(&mut self, mut measurement: Measurement) {
