@@ -353,16 +353,20 @@ async fn concurrent_moves_on_the_same_rollup_rows_lose_no_increment() {
     assert_rebuild_matches(&app).await;
 }
 
-#[tokio::test]
-async fn imports_and_sla_breaches_count_once_each() {
-    // The instance's own sweep stays out of the way (its first sweep is an hour away), so the
-    // breaches are appended by the two sweeps below.
+/// An app whose own SLA sweep stays out of the way (its first is an hour away), so the
+/// breaches a test sees are those of the sweeps it runs itself.
+async fn without_own_sweeps() -> TestApp {
     let live = baton::config::LiveConfig {
         sla_sweep_interval: std::time::Duration::from_secs(3600),
         ..baton::config::LiveConfig::default()
     };
-    let app =
-        TestApp::spawn_live(crate::helpers::jwt_config(Some(crate::helpers::TEST_SECRET), None, None), live).await;
+    TestApp::spawn_live(crate::helpers::jwt_config(Some(crate::helpers::TEST_SECRET), None, None), live).await
+}
+
+#[tokio::test]
+async fn imports_and_sla_breaches_count_once_each() {
+    // The breaches are appended by the two sweeps below.
+    let app = without_own_sweeps().await;
     let marketer = app.user(Role::Marketing).await;
     let rep = app.user(Role::SalesRep).await;
     let now = baton::domain::time::now();
@@ -408,12 +412,7 @@ async fn imports_and_sla_breaches_count_once_each() {
 
 #[tokio::test]
 async fn a_sal_shows_its_breach_until_it_moves_on_and_breaches_again_in_a_later_stay() {
-    let live = baton::config::LiveConfig {
-        sla_sweep_interval: std::time::Duration::from_secs(3600),
-        ..baton::config::LiveConfig::default()
-    };
-    let app =
-        TestApp::spawn_live(crate::helpers::jwt_config(Some(crate::helpers::TEST_SECRET), None, None), live).await;
+    let app = without_own_sweeps().await;
     let (manager, rep) = (app.user(Role::SalesManager).await, app.user(Role::SalesRep).await);
     let id = app.lead_in_stage(&format!("late-{}@example.com", Uuid::now_v7().simple()), Stage::Sal, Some(&rep)).await;
     let now = baton::domain::time::now();
