@@ -142,23 +142,14 @@ async fn a_sals_recorded_breach_is_copied_onto_its_lead() {
         };
         lead::Entity::insert(lead).exec_without_returning(&db).await.expect("insert lead");
         let event = lead_event::ActiveModel {
-            position: NotSet,
             id: Set(Uuid::now_v7()),
             lead_id: Set(id),
             kind: Set(LeadEventKind::SlaBreached),
             from_stage: Set(Some(Stage::Sal)),
-            to_stage: Set(None),
             from_stage_entered_at: Set(breach_stay),
-            actor_id: Set(None),
-            owner_id: Set(None),
             channel: Set(Channel::Webinar),
-            campaign_id: Set(None),
-            reason_code: Set(None),
-            note: Set(None),
-            amount: Set(None),
-            currency_code: Set(None),
-            detail: Set(None),
             occurred_at: Set(breached_at),
+            ..Default::default()
         };
         lead_event::Entity::insert(event).exec_without_returning(&db).await.expect("insert breach");
     }
