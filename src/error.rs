@@ -11,7 +11,7 @@ use async_graphql::ErrorExtensions;
 use entity::Stage;
 
 use crate::domain::funnel::stage_key;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// An error a client can act on, or an internal one it can only report.
 #[derive(Clone, Debug)]
@@ -84,8 +84,24 @@ impl AppError {
 }
 
 impl From<DbErr> for AppError {
+    /// A statement PostgreSQL failed to break a deadlock or keep transactions serializable
+    /// is no fault of the request: it collided with a concurrent write, and retrying it
+    /// succeeds. Any other database error is internal.
     fn from(error: DbErr) -> Self {
+        if matches!(sqlstate(&error).as_deref(), Some("40P01" | "40001")) {
+            return Self::Conflict("the write collided with a concurrent one; try again".into());
+        }
         Self::internal(error)
+    }
+}
+
+/// The SQLSTATE code of a database's error.
+fn sqlstate(error: &DbErr) -> Option<String> {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            error.as_database_error().and_then(|error| error.code()).map(|code| code.into_owned())
+        }
+        _ => None,
     }
 }
 

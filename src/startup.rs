@@ -61,9 +61,9 @@ pub async fn build_state_with(
     let mut scoring = ScoringRules::default().with_points(&handoff.score_points)?;
     scoring.mql_threshold = handoff.mql_threshold;
     let (db, statements) = db::connect_migrated(database).await?;
-    let writer = db::Writer::connect(&db, &statements).await?;
+    let writer = db::Writer::connect(database, &db, &statements).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
-    let events = Events::start(&db).await?;
+    let events = Events::start(db::connect_log_reader(database, &db).await?).await?;
     let sla_sweeper = Arc::new(sla::Sweeper::spawn(db::uncounted(&db), events.clone(), live.sla_sweep_interval));
     let deactivated = Arc::new(user::Deactivated::watch(db::uncounted(&db), live.ws.keep_alive));
     let renderer = Arc::new(Renderer::new(db.clone()));

@@ -53,6 +53,30 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 /// instead of holding its connection (and, with enough of them, the whole pool), and a
 /// loopback server is spoken to without TLS (see [`plain_on_loopback`]).
 pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+    let mut db = Database::connect(connect_options(config, &[])).await?;
+    let counter = StatementCounter::default();
+    counter.count_on(&mut db);
+    Ok((db, counter))
+}
+
+/// The connection the event log's tailer reads on. It reads after every commit, and on
+/// PostgreSQL its statement (whose watermark consults the server's activity view) took
+/// longer to plan than to run: 0.3 ms of the server's CPU per commit, as each cursor got a
+/// plan of its own. So it gets a connection of its own that plans its statements once
+/// (the one plan is the same index scan), which also keeps events flowing while requests
+/// hold every pooled connection. Two connections: the tailer's `LISTEN` holds one. On
+/// SQLite it shares `db`'s pool, uncounted.
+pub async fn connect_log_reader(config: &DatabaseConfig, db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    if is_sqlite(&config.url) {
+        return Ok(uncounted(db));
+    }
+    let mut options = connect_options(config, &[("plan_cache_mode", "force_generic_plan")]);
+    options.max_connections(2);
+    Database::connect(options).await
+}
+
+/// The pool's options, with `settings` for every PostgreSQL session besides Baton's own.
+fn connect_options(config: &DatabaseConfig, settings: &[(&str, &str)]) -> ConnectOptions {
     let mut options = ConnectOptions::new(config.url.clone());
     options
         .max_connections(config.max_connections.unwrap_or_else(|| default_max_connections(&config.url)))
@@ -61,8 +85,10 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
         .acquire_timeout(config.acquire_timeout)
         .sqlx_logging(false)
         .map_sqlx_postgres_opts({
-            let statement_timeout = config.statement_timeout.as_millis().to_string();
-            move |options| plain_on_loopback(options.options([("statement_timeout", statement_timeout.as_str())]))
+            let mut settings: Vec<(String, String)> =
+                settings.iter().map(|&(name, value)| (name.to_owned(), value.to_owned())).collect();
+            settings.push(("statement_timeout".to_owned(), config.statement_timeout.as_millis().to_string()));
+            move |options| plain_on_loopback(options.options(settings.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
         })
         .map_sqlx_sqlite_opts(|options| {
             options
@@ -81,10 +107,7 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
         // trip for each statement outside a transaction.
         options.test_before_acquire_if_idle_for(IDLE_BEFORE_PING);
     }
-    let mut db = Database::connect(options).await?;
-    let counter = StatementCounter::default();
-    counter.count_on(&mut db);
-    Ok((db, counter))
+    options
 }
 
 /// Whether `url` names an SQLite database (anything else is PostgreSQL).

@@ -1,33 +1,42 @@
-//! This process's write transactions, and on SQLite their group commit.
+//! This process's write transactions, and their group commit.
 //!
-//! SQLite admits one writer at a time, and a writer that finds the lock taken sleeps and
-//! polls for it (up to 100 ms a try): under concurrent writes most of the time went to
-//! sleeping. Writers therefore take turns in the process, in order, before `BEGIN
-//! IMMEDIATE`, and each finds the lock free (another process, or the periodic SLA sweep,
-//! still meets it with the busy timeout).
+//! Writers take turns in the process, in order, and writers that queue up share one
+//! transaction: each runs in a savepoint of its own, which its failure rolls back alone,
+//! and when it is done it waits for whoever ends the batch, the first writer that finds no
+//! one queued behind it, to commit for all. No writer hears of its success before the
+//! commit that made its change durable, and a failed commit fails every writer in it; a
+//! writer that fails ends the batch, which the next turn commits before beginning anew. A
+//! lone writer needs no savepoint: the batch's first writer works in the transaction
+//! itself. Sums that every writer adds to (the KPI rollups) are added up across the batch
+//! and written once, just before its commit.
 //!
-//! A commit is most of a small write's cost: every page the transaction touched (the
-//! lead's row and indexes, the log's, each KPI rollup's) is written to the WAL again, and
-//! the connection that writes next finds the database changed and drops its page cache.
-//! So writers that queue up share one transaction: each runs in a savepoint of its own,
-//! which its failure rolls back alone, and when it is done it waits for whoever ends the
-//! batch, the first writer that finds no one queued behind it, to commit for all. No
-//! writer hears of its success before the commit that made its change durable, and a
-//! failed commit fails every writer in it; a writer that fails ends the batch, which the
-//! next turn commits before beginning anew. A lone writer needs no savepoint: the batch's
-//! first writer works in the transaction itself. Sums that every writer adds to (the KPI
-//! rollups) are added up across the batch and written once, just before its commit.
+//! On SQLite, which admits one writer at a time, a writer that finds the lock taken sleeps
+//! and polls for it (up to 100 ms a try): under concurrent writes most of the time went to
+//! sleeping, so taking turns first means each finds the lock free (another process, or the
+//! periodic SLA sweep, still meets it with the busy timeout). And a commit is most of a
+//! small write's cost: every page the transaction touched (the lead's row and indexes, the
+//! log's, each KPI rollup's) is written to the WAL again, and the connection that writes
+//! next finds the database changed and drops its page cache.
 //!
-//! The log is copied into the database file by a checkpoint on a reading connection, a
-//! few times a second while writes go on, rather than by SQLite in whichever commit finds
-//! the log long enough: that writer holds everyone's turn while it waits for the disk.
+//! PostgreSQL locks rows, but every move adds to the same KPI rollup rows and holds them
+//! locked from its rollup write through its commit, so concurrent moves ran one after
+//! another all the same, each paying for its own rollup write, commit (with the log's
+//! `NOTIFY`, which PostgreSQL serializes across commits too) and wake of the log tailer.
+//! Batched, a move costs its own few statements and shares the rest: 32 concurrent
+//! `acceptLead` writers moved 734-831 leads a second on their own and 1,116-1,188 batched,
+//! on the same two cores. Moves of another instance, or the SLA sweep, can now meet a batch
+//! holding two leads they want in the opposite order; PostgreSQL then fails one statement
+//! with a deadlock, which reaches its client as `CONFLICT`, to be retried.
+//!
+//! The SQLite log is copied into the database file by a checkpoint on a reading connection,
+//! a few times a second while writes go on, rather than by SQLite in whichever commit
+//! finds the log long enough: that writer holds everyone's turn while it waits for the disk.
 //!
 //! Writers write through two connections of their own, whose statement caches hold only
 //! the writes' statements (on the shared pool, reads evicted them and writes recompiled
 //! their SQL); two, because the driver returns a connection to its pool from a spawned
 //! task, and with one connection every batch waited for that task, which under a burst of
-//! work (10,000 sockets subscribing) came after the acquire timeout. PostgreSQL locks
-//! rows, not the database: its writers share the pool and neither queue nor batch.
+//! work (10,000 sockets subscribing) came after the acquire timeout.
 
 use std::{
     any::Any,
@@ -40,8 +49,8 @@ use std::{
 };
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, QueryResult,
-    RuntimeErr, SqlxSqliteConnector, Statement, TransactionTrait, prelude::async_trait::async_trait,
+    ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult,
+    QueryResult, RuntimeErr, SqlxSqliteConnector, Statement, TransactionTrait, prelude::async_trait::async_trait,
     sqlx::sqlite::SqlitePoolOptions,
 };
 use tokio::{
@@ -50,6 +59,10 @@ use tokio::{
 };
 
 use super::{StatementCounter, begin_write};
+use crate::config::DatabaseConfig;
+
+/// Connections of the writers' own (see the module's documentation).
+const WRITE_CONNECTIONS: u32 = 2;
 
 /// The most writers one transaction holds: it bounds how long the first of them waits for
 /// the commit, and how many one failed commit fails.
@@ -70,37 +83,48 @@ pub trait BatchSums: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Writer {
     db: DatabaseConnection,
-    batches: Option<Arc<Batches>>,
+    batches: Arc<Batches>,
 }
 
 impl Writer {
-    /// The writer for `db`'s database; its statements count in `counter`.
-    pub async fn connect(db: &DatabaseConnection, counter: &StatementCounter) -> Result<Self, DbErr> {
-        if db.get_database_backend() != DatabaseBackend::Sqlite {
-            return Ok(Self { db: db.clone(), batches: None });
-        }
-        let pool = db.get_sqlite_connection_pool();
-        let own = SqlitePoolOptions::new()
-            .max_connections(2)
-            .min_connections(2)
-            .test_before_acquire(false)
-            .acquire_timeout(pool.options().get_acquire_timeout())
-            .connect_with((*pool.connect_options()).clone().pragma("wal_autocheckpoint", "0"))
-            .await
-            .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?;
-        let mut writes = SqlxSqliteConnector::from_sqlx_sqlite_pool(own);
-        counter.count_on(&mut writes);
+    /// The writer for `db`'s database (which `config` opened); its statements count in
+    /// `counter`.
+    pub async fn connect(
+        config: &DatabaseConfig,
+        db: &DatabaseConnection,
+        counter: &StatementCounter,
+    ) -> Result<Self, DbErr> {
         let batches = Arc::<Batches>::default();
-        tokio::spawn(checkpoint(Arc::downgrade(&batches), super::uncounted(db)));
-        Ok(Self { db: writes, batches: Some(batches) })
+        let mut writes = if db.get_database_backend() == DatabaseBackend::Sqlite {
+            let pool = db.get_sqlite_connection_pool();
+            let own = SqlitePoolOptions::new()
+                .max_connections(WRITE_CONNECTIONS)
+                .min_connections(WRITE_CONNECTIONS)
+                .test_before_acquire(false)
+                .acquire_timeout(pool.options().get_acquire_timeout())
+                .connect_with((*pool.connect_options()).clone().pragma("wal_autocheckpoint", "0"))
+                .await
+                .map_err(|error| DbErr::Conn(RuntimeErr::SqlxError(error.into())))?;
+            tokio::spawn(checkpoint(Arc::downgrade(&batches), super::uncounted(db)));
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(own)
+        } else {
+            let mut options = super::connect_options(config, &[]);
+            // Checked out once per batch, so a ping each time costs little, and a connection
+            // the server dropped (a restart, a killed backend) fails the ping, not a write.
+            options
+                .max_connections(WRITE_CONNECTIONS)
+                .min_connections(WRITE_CONNECTIONS)
+                .test_before_acquire_if_idle_for(Duration::ZERO);
+            Database::connect(options).await?
+        };
+        counter.count_on(&mut writes);
+        Ok(Self { db: writes, batches })
     }
 
-    /// Waits for this process's turn to write (SQLite), then begins the transaction, or
-    /// the next savepoint of the open batch.
+    /// Waits for this process's turn to write, then begins the transaction, or the next
+    /// savepoint of the open batch.
     pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
-        let Some(batches) = &self.batches else {
-            return Ok(WriteTransaction { txn: begin_write(&self.db).await?, turn: None, sums: StdMutex::default() });
-        };
+        let batches = &self.batches;
         let mut turn = batches.take_turn().await;
         if turn.batch.failed {
             // Its outcome goes to the writers waiting on it; this writer starts afresh.
@@ -112,21 +136,18 @@ impl Writer {
         };
         turn.first = turn.batch.txn.is_none();
         turn.writing = true;
-        Ok(WriteTransaction { txn, turn: Some(turn), sums: StdMutex::default() })
+        Ok(WriteTransaction { txn, turn, sums: StdMutex::default() })
     }
 
-    /// Writers waiting for their turn (always 0 on PostgreSQL, whose writers do not queue).
+    /// Writers waiting for their turn.
     pub fn queued(&self) -> usize {
-        self.batches.as_ref().map_or(0, |batches| batches.queued.load(Ordering::Acquire))
+        self.batches.queued.load(Ordering::Acquire)
     }
 
     /// Commits the open batch, if any, once the writers before this call are done: after
     /// it, what they wrote is visible to every connection (or failed).
     pub async fn flush(&self) -> Result<(), DbErr> {
-        match &self.batches {
-            Some(batches) => batches.flush().await,
-            None => Ok(()),
-        }
+        self.batches.flush().await
     }
 }
 
@@ -134,28 +155,21 @@ impl Writer {
 pub struct WriteTransaction {
     // Declared before `turn`, so a dropped transaction rolls back before the turn passes on.
     txn: DatabaseTransaction,
-    turn: Option<Turn>,
+    turn: Turn,
     /// This writer's sums, for the batch once the writer's work is done (dropped with it if not).
     sums: StdMutex<Option<Box<dyn BatchSums>>>,
 }
 
 impl WriteTransaction {
-    /// Whether this transaction belongs to a batch of writers (SQLite): it reads what the
-    /// writers before it in the batch changed, uncommitted, and the batch's commit writes
-    /// the sums given to [`Self::add_sums`]. Otherwise the caller writes its sums itself.
-    pub fn batched(&self) -> bool {
-        self.turn.is_some()
-    }
-
     /// Adds sums to write at the batch's commit, if this writer's work commits with it.
     pub fn add_sums(&self, sums: Box<dyn BatchSums>) {
         add_to(&mut self.sums.lock().unwrap_or_else(PoisonError::into_inner), sums);
     }
 
-    /// Commits, or on SQLite returns once the batch holding this transaction committed.
+    /// Returns once the batch holding this transaction committed. Until then, the writers
+    /// after it in the batch read what it changed, uncommitted, and other connections do not.
     pub async fn commit(self) -> Result<(), DbErr> {
-        let Self { txn, turn, sums } = self;
-        let Some(mut turn) = turn else { return txn.commit().await };
+        let Self { txn, mut turn, sums } = self;
         if turn.first {
             turn.batch.txn = Some(txn);
         } else {
@@ -389,7 +403,7 @@ mod tests {
     use tokio::task::JoinHandle;
 
     use super::*;
-    use crate::{config::DatabaseConfig, db::connect};
+    use crate::db::connect;
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -409,12 +423,12 @@ mod tests {
             };
             let (db, statements) = connect(&config).await.expect("connect");
             db.execute_unprepared("CREATE TABLE written (n INTEGER PRIMARY KEY)").await.expect("create table");
-            let writer = Writer::connect(&db, &statements).await.expect("writer");
+            let writer = Writer::connect(&config, &db, &statements).await.expect("writer");
             Self { dir, db, writer, statements }
         }
 
         fn batches(&self) -> Arc<Batches> {
-            self.writer.batches.clone().expect("SQLite writers take turns")
+            self.writer.batches.clone()
         }
 
         /// A writer in a task of its own that writes `n` and then ends as `end` says.
@@ -596,7 +610,6 @@ mod tests {
         let writes = Arc::new(AtomicUsize::new(0));
         let total = |n| Box::new(Total { n, writes: writes.clone() });
         let first = fixture.writer.begin().await.expect("begin");
-        assert!(first.batched());
         first.add_sums(total(1));
         first.add_sums(total(2));
         let (writer, sums) = (fixture.writer.clone(), total(4));

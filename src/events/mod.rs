@@ -31,12 +31,13 @@ pub struct Events {
 }
 
 impl Events {
-    /// Starts the tailer at the current end of the log. It runs until every clone of the
-    /// returned handle is gone.
-    pub async fn start(db: &DatabaseConnection) -> Result<Self, DbErr> {
-        let hub = Arc::new(Hub::new(log::head(db).await?));
+    /// Starts the tailer at the current end of the log, reading on `log_reader` (see
+    /// [`crate::db::connect_log_reader`]). It runs until every clone of the returned handle
+    /// is gone.
+    pub async fn start(log_reader: DatabaseConnection) -> Result<Self, DbErr> {
+        let hub = Arc::new(Hub::new(log::head(&log_reader).await?));
         let wake = Arc::new(Notify::new());
-        tailer::spawn(crate::db::uncounted(db), &hub, Arc::clone(&wake));
+        tailer::spawn(log_reader, &hub, Arc::clone(&wake));
         Ok(Self { hub, wake })
     }
 

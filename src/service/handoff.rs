@@ -143,7 +143,7 @@ async fn apply_move(
         // first) was visible to them: they learn it moved on. So was one whose change has
         // not even committed (it waits in this batch of writes): the change's time is taken
         // before its commit. Anything else stays hidden.
-        let moved_on = before.stage_entered_at >= asked_at || (txn.batched() && !committed(&state.db, &before).await?);
+        let moved_on = before.stage_entered_at >= asked_at || !committed(&state.db, &before).await?;
         return Err(if moved_on {
             AppError::InvalidTransition { from: before.stage, to: mv.target() }
         } else {

@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use baton::config::HandoffConfig;
 use entity::{Role, Stage};
-use sea_orm::DatabaseBackend;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser};
@@ -198,16 +198,12 @@ async fn managers_routing_many_mqls_at_once_never_put_a_rep_over_capacity() {
     assert_eq!(load, expected);
 }
 
-/// On SQLite a move can wait, written but not committed, in a batch of writes while another
-/// rep's request for the same lead arrives: that rep asked while the lead was still an MQL
-/// for everyone else, and learns it moved on, though the move's time is before the request.
-/// (PostgreSQL's writers do not batch: the test has nothing to hold there.)
+/// A move can wait, written but not committed, in a batch of writes while another rep's
+/// request for the same lead arrives: that rep asked while the lead was still an MQL for
+/// everyone else, and learns it moved on, though the move's time is before the request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rep_refused_by_a_move_still_waiting_for_its_commit_learns_the_lead_moved_on() {
     let app = Arc::new(TestApp::spawn().await);
-    if app.state.db.get_database_backend() != DatabaseBackend::Sqlite {
-        return;
-    }
     let reps = users(&app, Role::SalesRep, 2).await;
     let id = app.lead_in_stage("waiting@example.com", Stage::Mql, None).await;
     let writer = app.state.writer.clone();
@@ -257,4 +253,76 @@ async fn a_rep_refused_by_a_move_still_waiting_for_its_commit_learns_the_lead_mo
     holder.await.expect("holder task").expect("holder commit");
     opened.await.expect("opening task").expect("opening commit");
     assert_eq!(log(&app, &id).await, created_and(&[("STAGE_CHANGED", Some("MQL")), ("STAGE_CHANGED", Some("SAL"))]));
+}
+
+/// A batch of writes holds every lead its writers moved until it commits, so another client
+/// (a bare transaction here, standing for another instance) holding one lead and wanting
+/// one of the batch's closes a cycle. PostgreSQL breaks it by failing the statement of the
+/// writer that waited first: its client is told `CONFLICT`, the rest of the batch commits,
+/// and the move goes through when retried. (SQLite's writers exclude each other: no cycle
+/// can form.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_move_caught_in_a_deadlock_with_another_client_is_a_conflict_and_loses_nothing() {
+    let app = Arc::new(TestApp::spawn().await);
+    if !app.on_postgres() {
+        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
+        return;
+    }
+    let manager = app.user(Role::SalesManager).await;
+    let rep = app.user(Role::SalesRep).await;
+    let first = app.lead_in_stage("first@example.com", Stage::Mql, None).await;
+    let second = app.lead_in_stage("second@example.com", Stage::Mql, None).await;
+    let accept = |lead: &str| {
+        let (app, manager, input) = (Arc::clone(&app), manager.clone(), json!({ "leadId": lead, "ownerId": rep.id }));
+        tokio::spawn(async move { app.act(&manager, "acceptLead", input).await })
+    };
+    let other = sea_orm::Database::connect(app.database_url()).await.expect("connect");
+    let lock = |lead: &str| format!("SELECT id FROM lead WHERE id = '{lead}' FOR UPDATE");
+    let waiting_for_locks = || async {
+        let row = other
+            .query_one_raw(sea_orm::Statement::from_string(
+                other.get_database_backend(),
+                "SELECT count(*) AS n FROM pg_locks WHERE NOT granted",
+            ))
+            .await
+            .expect("pg_locks")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    };
+    let holds_first = other.begin().await.expect("begin");
+    holds_first.execute_unprepared(&lock(&first)).await.expect("lock the first lead");
+    let holds_second = other.begin().await.expect("begin");
+    holds_second.execute_unprepared(&lock(&second)).await.expect("lock the second lead");
+
+    // The first acceptance begins the batch and waits for the first lead; the second queues.
+    let accepted_first = accept(&first);
+    while waiting_for_locks().await < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let accepted_second = accept(&second);
+    while app.state.writer.queued() < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The first lead is let go: the batch moves it and, in the second writer's savepoint,
+    // waits for the second lead, which the other client holds while it asks for the first.
+    holds_first.commit().await.expect("release the first lead");
+    while app.state.writer.queued() > 0 || waiting_for_locks().await < 1 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    holds_second.execute_unprepared(&lock(&first)).await.expect("the other client gets the first lead in the end");
+    holds_second.rollback().await.expect("release the second lead");
+
+    let won = accepted_first.await.expect("first task").expect("the first acceptance commits");
+    assert_eq!(won["stage"], "SAL");
+    let refused = accepted_second.await.expect("second task").expect_err("the deadlocked acceptance fails");
+    assert_eq!(refused["extensions"]["code"], "CONFLICT", "{refused}");
+    assert_eq!(app.snapshot(&second).await["stage"], "MQL", "nothing of the failed move is left");
+    let retried = accept(&second).await.expect("retry task").expect("the retry goes through");
+    assert_eq!(retried["stage"], "SAL");
+    for lead in [&first, &second] {
+        assert_eq!(
+            log(&app, lead).await,
+            created_and(&[("STAGE_CHANGED", Some("MQL")), ("STAGE_CHANGED", Some("SAL"))])
+        );
+    }
 }

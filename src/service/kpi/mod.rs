@@ -44,8 +44,8 @@ pub enum OnDuplicate {
     Skip,
 }
 
-/// A transaction that takes a change's rollups: writes them at once, or, as one of SQLite's
-/// batched writers, writes the account and customer rows and leaves the sums to the batch.
+/// A transaction that takes a change's rollups: writes them at once, or, as one of a batch
+/// of writers, writes the account and customer rows and leaves the sums to the batch.
 #[async_trait]
 pub trait RollupSink: ConnectionTrait {
     async fn add_rollups(&self, deltas: Deltas) -> Result<(), DbErr>;
@@ -61,9 +61,6 @@ impl RollupSink for DatabaseTransaction {
 #[async_trait]
 impl RollupSink for WriteTransaction {
     async fn add_rollups(&self, mut deltas: Deltas) -> Result<(), DbErr> {
-        if !self.batched() {
-            return deltas.write(self).await;
-        }
         let sums = deltas.take_sums();
         deltas.write(self).await?;
         self.add_sums(Box::new(sums));
