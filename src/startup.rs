@@ -64,7 +64,7 @@ pub async fn build_state_with(
     let writer = db::Writer::connect(database, &db, &statements).await?;
     let auth = Authenticator::from_config(jwt, &db, production).await?;
     let events = Events::start(db::connect_log_reader(database, &db).await?).await?;
-    let sla_sweeper = Arc::new(sla::Sweeper::spawn(db::uncounted(&db), events.clone(), live.sla_sweep_interval));
+    let sla_sweeper = Arc::new(sla::Sweeper::spawn(writer.clone(), events.clone(), live.sla_sweep_interval));
     let deactivated = Arc::new(user::Deactivated::watch(db::uncounted(&db), live.ws.keep_alive));
     let renderer = Arc::new(Renderer::new(db.clone()));
     Ok(AppState {

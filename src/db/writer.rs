@@ -24,9 +24,10 @@
 //! `NOTIFY`, which PostgreSQL serializes across commits too) and wake of the log tailer.
 //! Batched, a move costs its own few statements and shares the rest: 32 concurrent
 //! `acceptLead` writers moved 734-831 leads a second on their own and 1,116-1,188 batched,
-//! on the same two cores. Moves of another instance, or the SLA sweep, can now meet a batch
-//! holding two leads they want in the opposite order; PostgreSQL then fails one statement
-//! with a deadlock, which reaches its client as `CONFLICT`, to be retried.
+//! on the same two cores. A writer of another instance can now meet a batch holding two
+//! leads it wants in the opposite order; PostgreSQL then fails one statement with a
+//! deadlock, which reaches its client as `CONFLICT`, to be retried. (This instance's SLA
+//! sweep is one of its writers, and takes its turn.)
 //!
 //! The SQLite log is copied into the database file by a checkpoint on a reading connection,
 //! a few times a second while writes go on, rather than by SQLite in whichever commit

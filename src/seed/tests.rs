@@ -5,6 +5,11 @@ use rand::{SeedableRng, rngs::StdRng};
 use sea_orm::{ColumnTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
+use crate::{
+    config::DatabaseConfig,
+    db::{StatementCounter, Writer},
+};
+
 use super::{
     SeedOptions,
     checks::check,
@@ -16,10 +21,24 @@ const STAGES: [&str; 7] = ["LEAD", "MQL", "SAL", "SQL", "WON", "LOST", "DISQUALI
 
 async fn fresh_db() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("seed.db").display());
-    let db = Database::connect(url).await.expect("connect");
+    let db = Database::connect(database_url(&dir)).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
     (dir, db)
+}
+
+fn database_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join("seed.db").display())
+}
+
+/// The writer a server would sweep with, on the database in `dir`.
+async fn writer(dir: &tempfile::TempDir, db: &DatabaseConnection) -> Writer {
+    let config = DatabaseConfig {
+        url: database_url(dir),
+        max_connections: None,
+        acquire_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    Writer::connect(&config, db, &StatementCounter::default()).await.expect("writer")
 }
 
 async fn assert_rules_hold(db: &DatabaseConnection, now: chrono::DateTime<Utc>) -> super::checks::Findings {
@@ -30,7 +49,7 @@ async fn assert_rules_hold(db: &DatabaseConnection, now: chrono::DateTime<Utc>) 
 
 #[tokio::test]
 async fn seeded_histories_obey_the_funnel_rules_and_reach_every_stage() {
-    let (_dir, db) = fresh_db().await;
+    let (dir, db) = fresh_db().await;
     let now = Utc::now();
     let report = seed(&db, &SeedOptions { leads: 3_000, rng_seed: 7, now }).await.expect("seed");
 
@@ -52,7 +71,7 @@ async fn seeded_histories_obey_the_funnel_rules_and_reach_every_stage() {
         .await
         .expect("count breaches");
     assert!(breaches > 0, "no SAL ran out of its SLA");
-    assert_eq!(crate::service::sla::sweep(&db, now).await.expect("sweep"), 0);
+    assert_eq!(crate::service::sla::sweep(&writer(&dir, &db).await, now).await.expect("sweep"), 0);
 }
 
 #[tokio::test]

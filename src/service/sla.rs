@@ -6,7 +6,10 @@
 //! `SLA_BREACHED` row per `(lead_id, from_stage_entered_at)` and the insert does nothing on
 //! a conflict. The overdue leads are read locked (`FOR UPDATE` on PostgreSQL; SQLite's
 //! immediate transaction excludes other writers), so a first contact recorded meanwhile
-//! either commits first and the lead is no longer overdue, or waits for the sweep.
+//! either commits first and the lead is no longer overdue, or waits for the sweep. The
+//! sweep is one of the instance's writers and takes its turn among them (see
+//! [`crate::db::Writer`]): it never waits on, or deadlocks with, a batch of this
+//! instance's moves holding leads it wants.
 //!
 //! The lead keeps the breach's time in `sla_breached_at`, which takes it out of the
 //! sweep's index: a sweep reads only the SALs whose breach is still to come, however many
@@ -16,13 +19,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{LeadEventKind, Stage, lead, lead_event, stage};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use tokio::{task::JoinHandle, time::MissedTickBehavior};
 
 use crate::{
-    db,
+    db::Writer,
     domain::time,
     events::Events,
     service::{
@@ -37,14 +38,17 @@ const BATCH: u64 = 500;
 /// Appends the `SLA_BREACHED` event of every SAL overdue at `now` that has none yet for its
 /// current stay in SAL. Returns how many events this call appended.
 #[tracing::instrument(skip_all)]
-pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DbErr> {
-    let txn = db::begin_write(db).await?;
-    let Some(minutes) = stage::Entity::find_by_id(Stage::Sal).one(&txn).await?.and_then(|s| s.sla_minutes) else {
+pub async fn sweep(writer: &Writer, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let txn = writer.begin().await?;
+    let Some(minutes) = stage::Entity::find_by_id(Stage::Sal).one(&*txn).await?.and_then(|s| s.sla_minutes) else {
+        // Committed, not dropped: a writer dropped unfinished ends its batch early.
+        txn.commit().await?;
         return Ok(0);
     };
     let deadline = now - TimeDelta::minutes(i64::from(minutes));
-    let overdue = overdue(deadline).lock_exclusive().all(&txn).await?;
+    let overdue = overdue(deadline).lock_exclusive().all(&*txn).await?;
     if overdue.is_empty() {
+        txn.commit().await?;
         return Ok(0);
     }
     // Another instance that swept the same leads first leaves nothing to insert, and nothing
@@ -58,7 +62,7 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, D
     lead::Entity::update_many()
         .col_expr(lead::Column::SlaBreachedAt, Expr::val(now))
         .filter(lead::Column::Id.is_in(overdue.iter().map(|lead| lead.id)))
-        .exec(&txn)
+        .exec(&*txn)
         .await?;
     txn.commit().await?;
     if appended > 0 {
@@ -101,13 +105,13 @@ impl Sweeper {
     /// The first sweep comes one interval after start, not at once: a SAL that fell overdue
     /// while no instance ran is recorded then, and instances restarted together do not all
     /// sweep at the same moment.
-    pub fn spawn(db: DatabaseConnection, events: Events, interval: Duration) -> Self {
+    pub fn spawn(writer: Writer, events: Events, interval: Duration) -> Self {
         Self(tokio::spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                match sweep(&db, time::now()).await {
+                match sweep(&writer, time::now()).await {
                     Ok(0) => {}
                     Ok(_) => events.committed(),
                     Err(error) => tracing::warn!(%error, "the SLA sweep failed; retrying at the next tick"),
@@ -138,7 +142,7 @@ mod tests {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
         };
-        let (db, _) = db::connect_migrated(&config).await.expect("database");
+        let (db, _) = crate::db::connect_migrated(&config).await.expect("database");
         let query = overdue(time::now()).build(DbBackend::Sqlite);
         let explain = Statement::from_sql_and_values(
             DbBackend::Sqlite,

@@ -377,8 +377,10 @@ async fn imports_and_sla_breaches_count_once_each() {
         age(&app, &id, now - Duration::hours(2)).await;
     }
     // Two sweeps at once append each breach once; the KPIs count what was appended.
-    let (a, b) =
-        tokio::join!(baton::service::sla::sweep(&app.state.db, now), baton::service::sla::sweep(&app.state.db, now));
+    let (a, b) = tokio::join!(
+        baton::service::sla::sweep(&app.state.writer, now),
+        baton::service::sla::sweep(&app.state.writer, now)
+    );
     assert_eq!(a.expect("sweep") + b.expect("sweep"), 3);
     let rows: Vec<Value> =
         (0..4).map(|i| json!({ "email": format!("imported-{i}@example.com"), "channel": "EMAIL" })).collect();
@@ -420,7 +422,7 @@ async fn a_sal_shows_its_breach_until_it_moves_on_and_breaches_again_in_a_later_
     let before = app.snapshot(&id).await;
     assert_eq!(before["slaBreachedAt"], Value::Null);
 
-    let sweep = |at| baton::service::sla::sweep(&app.state.db, at);
+    let sweep = |at| baton::service::sla::sweep(&app.state.writer, at);
     assert_eq!(sweep(now).await.expect("sweep"), 1);
     let breached = app.snapshot(&id).await;
     assert_eq!(crate::helpers::time(&breached["slaBreachedAt"]), chrono::SubsecRound::trunc_subsecs(now, 6));
@@ -698,7 +700,7 @@ async fn a_fact_recorded_for_a_closed_day_changes_the_kpis_already_read_for_it()
 
     // A breach recorded as of a day in that period (a sweep that ran then) lands in it.
     let swept = entered + Duration::hours(30);
-    assert_eq!(baton::service::sla::sweep(&app.state.db, swept).await.expect("sweep"), 1);
+    assert_eq!(baton::service::sla::sweep(&app.state.writer, swept).await.expect("sweep"), 1);
     assert_eq!(kpis(&app, &manager, json!({ "period": closed })).await["sla_breaches"]["value"], json!(1.0));
     let series = app.data(&manager, KPIS, grouped).await["kpis"]
         .as_array()

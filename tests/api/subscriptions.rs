@@ -491,12 +491,14 @@ async fn sweeps_racing_on_several_instances_record_each_breach_once() {
     set_sal_sla(&app, 0).await;
     // Two instances' sweeps at once (each its own connection and transaction), twice over.
     let other = if app.on_postgres() { Some(app.second_instance().await) } else { None };
-    let other_db = other.as_ref().map_or_else(|| app.state.db.clone(), |other| other.state.db.clone());
+    let other_writer = other.as_ref().map_or_else(|| app.state.writer.clone(), |other| other.state.writer.clone());
     let now = baton::domain::time::now();
     let mut appended = 0;
     for _ in 0..2 {
-        let (a, b) =
-            tokio::join!(baton::service::sla::sweep(&app.state.db, now), baton::service::sla::sweep(&other_db, now));
+        let (a, b) = tokio::join!(
+            baton::service::sla::sweep(&app.state.writer, now),
+            baton::service::sla::sweep(&other_writer, now)
+        );
         appended += a.expect("sweep") + b.expect("sweep");
     }
     let recorded = breaches(&app).await;
