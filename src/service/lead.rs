@@ -380,7 +380,7 @@ async fn import_chunk(
     chunk: &[(usize, NewLead)],
     report: &mut ImportReport,
 ) -> AppResult<()> {
-    let txn = writer.begin().await?;
+    let txn = writer.begin_alone().await?;
     let existing: HashSet<String> = lead::Entity::find()
         .select_only()
         .column(lead::Column::Email)

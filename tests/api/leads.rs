@@ -325,6 +325,26 @@ async fn an_import_of_250_rows_creates_every_lead_with_its_created_event() {
     assert_eq!(created, expected);
 }
 
+/// On PostgreSQL an import runs beside the writers' turns: a batch of moves held open does
+/// not hold it up, and it does not hold up the batch. (SQLite admits one writer at a time:
+/// there it takes its turn.)
+#[tokio::test]
+async fn an_import_on_postgres_does_not_wait_for_a_batch_of_moves() {
+    let app = TestApp::spawn().await;
+    if !app.on_postgres() {
+        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
+        return;
+    }
+    let marketer = app.user(Role::Marketing).await;
+    let batch = app.state.writer.begin().await.expect("a batch holds the turn");
+    let import = app.data(&marketer, IMPORT, json!({ "input": { "leads": import_rows(10, "beside") } }));
+    let data = tokio::time::timeout(std::time::Duration::from_secs(5), import).await.expect("the import went ahead");
+    assert_eq!(data["importLeads"]["createdCount"], 10, "{data}");
+    batch.commit().await.expect("the batch commits after it");
+    let leads = app.walk(&marketer, EVERY_LEAD, json!({}), &["leads"], 100).await;
+    assert_eq!(leads.len(), 10);
+}
+
 #[tokio::test]
 async fn leads_can_be_filtered_by_stage() {
     let app = TestApp::spawn().await;

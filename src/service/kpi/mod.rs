@@ -61,6 +61,9 @@ impl RollupSink for DatabaseTransaction {
 #[async_trait]
 impl RollupSink for WriteTransaction {
     async fn add_rollups(&self, mut deltas: Deltas) -> Result<(), DbErr> {
+        if !self.batched() {
+            return deltas.write(self).await;
+        }
         let sums = deltas.take_sums();
         deltas.write(self).await?;
         self.add_sums(Box::new(sums));
