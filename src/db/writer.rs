@@ -86,6 +86,9 @@ pub trait BatchSums: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Writer {
     db: DatabaseConnection,
+    /// The shared pool, for [`Writer::begin_alone`]: on the writers' own two connections,
+    /// two imports at once would leave a batch none.
+    shared: DatabaseConnection,
     batches: Arc<Batches>,
 }
 
@@ -121,7 +124,7 @@ impl Writer {
             Database::connect(options).await?
         };
         counter.count_on(&mut writes);
-        Ok(Self { db: writes, batches })
+        Ok(Self { db: writes, shared: db.clone(), batches })
     }
 
     /// Waits for this process's turn to write, then begins the transaction, or the next
@@ -150,7 +153,7 @@ impl Writer {
         if self.db.get_database_backend() == DatabaseBackend::Sqlite {
             return self.begin().await;
         }
-        Ok(WriteTransaction { txn: begin_write(&self.db).await?, turn: None, sums: StdMutex::default() })
+        Ok(WriteTransaction { txn: begin_write(&self.shared).await?, turn: None, sums: StdMutex::default() })
     }
 
     /// Writers waiting for their turn.
