@@ -130,8 +130,7 @@ impl Writer {
     /// Waits for this process's turn to write, then begins the transaction, or the next
     /// savepoint of the open batch.
     pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
-        let batches = &self.batches;
-        let mut turn = batches.take_turn().await;
+        let mut turn = self.batches.take_turn().await;
         if turn.batch.failed {
             // Its outcome goes to the writers waiting on it; this writer starts afresh.
             let _ = turn.commit_batch().await;
@@ -635,6 +634,7 @@ mod tests {
         let writes = Arc::new(AtomicUsize::new(0));
         let total = |n| Box::new(Total { n, writes: writes.clone() });
         let first = fixture.writer.begin().await.expect("begin");
+        assert!(first.batched());
         first.add_sums(total(1));
         first.add_sums(total(2));
         let (writer, sums) = (fixture.writer.clone(), total(4));
