@@ -6,6 +6,22 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{AppError, AppResult};
 
+/// A cursor encoded only when a client selects it. Few list queries ask for every edge's
+/// cursor, and encoding one (JSON, then base64) took a fortieth of the server's time for a
+/// page of 20 leads.
+pub struct Lazy(Box<dyn Fn() -> String + Send + Sync>);
+
+impl Lazy {
+    /// The cursor of kind `tag` for `value`, encoded on demand.
+    pub fn new<T: Serialize + Send + Sync + 'static>(tag: &'static str, value: T) -> Self {
+        Self(Box::new(move || encode(tag, &value)))
+    }
+
+    pub fn encode(&self) -> String {
+        (self.0)()
+    }
+}
+
 /// Encodes `value` as a cursor of kind `tag`.
 pub fn encode<T: Serialize>(tag: &str, value: &T) -> String {
     let json = serde_json::to_string(&(tag, value)).unwrap_or_default();

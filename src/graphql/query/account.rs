@@ -43,7 +43,7 @@ impl AccountQuery {
         let items = accounts
             .items
             .into_iter()
-            .map(|account| (cursor::encode(cursor::ACCOUNT, &(&account.name, account.id)), Account(account)));
+            .map(|account| (cursor::Lazy::new(cursor::ACCOUNT, (account.name.clone(), account.id)), Account(account)));
         Ok(AccountConnection::new(items, accounts.has_next_page))
     }
 }

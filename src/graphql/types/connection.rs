@@ -16,20 +16,32 @@ macro_rules! connection {
 
         #[doc = $edge_doc]
         #[derive(async_graphql::SimpleObject)]
+        #[graphql(complex)]
         pub struct $edge {
             /// The item.
             pub node: $node,
+            #[graphql(skip)]
+            pub cursor: $crate::graphql::cursor::Lazy,
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $edge {
             /// Opaque cursor; pass it as `after` to get the items that follow this one.
-            pub cursor: String,
+            async fn cursor(&self) -> String {
+                self.cursor.encode()
+            }
         }
 
         impl $connection {
             /// A page of `(cursor, node)` pairs.
-            pub fn new(items: impl IntoIterator<Item = (String, $node)>, has_next_page: bool) -> Self {
+            pub fn new(
+                items: impl IntoIterator<Item = ($crate::graphql::cursor::Lazy, $node)>,
+                has_next_page: bool,
+            ) -> Self {
                 let edges: Vec<$edge> = items.into_iter().map(|(cursor, node)| $edge { node, cursor }).collect();
                 let page_info = $crate::graphql::types::connection::page_info(
-                    edges.first().map(|e| e.cursor.clone()),
-                    edges.last().map(|e| e.cursor.clone()),
+                    edges.first().map(|e| e.cursor.encode()),
+                    edges.last().map(|e| e.cursor.encode()),
                     has_next_page,
                 );
                 Self { edges, page_info }

@@ -110,8 +110,12 @@ impl LeadEvent {
 
 /// The opaque cursor of an event: its place in the log, `(txid, position)`.
 pub fn event_cursor(event: &LoggedEvent) -> String {
+    lazy_event_cursor(event).encode()
+}
+
+fn lazy_event_cursor(event: &LoggedEvent) -> cursor::Lazy {
     let LogCursor { txid, position } = event.cursor();
-    cursor::encode(cursor::EVENT, &(txid, position))
+    cursor::Lazy::new(cursor::EVENT, (txid, position))
 }
 
 /// Decodes an event cursor given as `after`.
@@ -122,7 +126,7 @@ pub fn decode_event_cursor(after: Option<&str>) -> AppResult<Option<LogCursor>> 
 
 /// Builds an event connection from a page.
 pub fn event_connection(page: Page<LoggedEvent>) -> LeadEventConnection {
-    let items = page.items.into_iter().map(|event| (event_cursor(&event), LeadEvent(Arc::new(event))));
+    let items = page.items.into_iter().map(|event| (lazy_event_cursor(&event), LeadEvent(Arc::new(event))));
     LeadEventConnection::new(items, page.has_next_page)
 }
 

@@ -186,7 +186,7 @@ impl Lead {
         let state = ctx.state()?;
         let page = PageRequest::new(first, cursor::decode_optional(cursor::TOUCHPOINT, after.as_deref())?)?;
         let touchpoints = service::touchpoint::list_for_lead(&state.db, self.0.id, &page).await?;
-        let items = touchpoints.items.into_iter().map(|t| (cursor::encode(cursor::TOUCHPOINT, &t.id), Touchpoint(t)));
+        let items = touchpoints.items.into_iter().map(|t| (cursor::Lazy::new(cursor::TOUCHPOINT, t.id), Touchpoint(t)));
         Ok(TouchpointConnection::new(items, touchpoints.has_next_page))
     }
 }
@@ -293,6 +293,6 @@ pub fn decode_lead_cursor(after: Option<&str>) -> AppResult<Option<LeadCursor>> 
 /// Builds a lead connection from a page, with cursors for the ordering used.
 pub fn lead_connection(page: Page<lead::Model>, order: service::lead::LeadOrder) -> LeadConnection {
     let items =
-        page.items.into_iter().map(|lead| (cursor::encode(cursor::LEAD, &LeadCursor::of(&lead, order)), Lead(lead)));
+        page.items.into_iter().map(|lead| (cursor::Lazy::new(cursor::LEAD, LeadCursor::of(&lead, order)), Lead(lead)));
     LeadConnection::new(items, page.has_next_page)
 }
