@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL with the settings Baton relies on.
 
 pub mod bulk_insert;
+pub mod rows;
 mod writer;
 
 use std::{

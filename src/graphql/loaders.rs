@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{
+    db::rows::{self, DecodeByPosition},
     error::{AppError, AppResult},
     events::LoggedEvent,
     service::{self, account::LifetimeValue},
@@ -159,13 +160,13 @@ uuid_keyed!(user, account, campaign, lead);
 impl<E> Loader<Uuid> for ByIdLoader<E>
 where
     E: UuidKeyed + Send + Sync + 'static,
-    E::Model: Send + Sync + Clone + 'static,
+    E::Model: DecodeByPosition + Send + Sync + Clone + 'static,
 {
     type Value = E::Model;
     type Error = AppError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = E::find().filter(E::id_column().is_in(keys.iter().copied())).all(&self.db).await?;
+        let rows = rows::all(E::find().filter(E::id_column().is_in(keys.iter().copied())), &self.db).await?;
         Ok(rows.into_iter().map(|row| (E::id_of(&row), row)).collect())
     }
 }

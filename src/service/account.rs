@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::page::{Page, PageRequest, like_pattern};
 use crate::{
+    db::rows,
     domain::{access::Viewer, text, time},
     error::{AppError, AppResult},
 };
@@ -66,13 +67,12 @@ pub async fn list(
                 .add(Condition::all().add(account::Column::Name.eq(name.as_str())).add(account::Column::Id.gt(*id))),
         );
     }
-    let rows = account::Entity::find()
+    let select = account::Entity::find()
         .filter(condition)
         .order_by_asc(account::Column::Name)
         .order_by_asc(account::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
+        .limit(page.first + 1);
+    let rows = rows::all(select, db).await?;
     Ok(Page::from_overfetch(rows, page.first))
 }
 

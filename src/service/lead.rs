@@ -18,7 +18,7 @@ use super::{
     page::{Page, PageRequest, like_pattern},
 };
 use crate::{
-    db::Writer,
+    db::{Writer, rows},
     domain::{
         access::{LeadScope, Viewer},
         email::Email,
@@ -209,13 +209,12 @@ pub async fn list(
         SortDirection::Asc => sea_orm::Order::Asc,
         SortDirection::Desc => sea_orm::Order::Desc,
     };
-    let rows = lead::Entity::find()
+    let select = lead::Entity::find()
         .filter(condition)
         .order_by(column, sort.clone())
         .order_by(lead::Column::Id, sort)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
+        .limit(page.first + 1);
+    let rows = rows::all(select, db).await?;
     Ok(Page::from_overfetch(rows, page.first))
 }
 

@@ -20,6 +20,7 @@ mod kpi_model;
 mod leads;
 mod n_plus_one;
 mod routing;
+mod row_decoding;
 mod schema_file;
 mod shutdown;
 mod subscriptions;
