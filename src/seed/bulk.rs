@@ -30,9 +30,9 @@ impl Bulk {
     /// - SQLite: one writer, with the pool's options (WAL, foreign keys, busy timeout)
     ///   and more that only pay off when writing millions of rows: a page cache of up
     ///   to 1 GiB, so index pages stay in memory between chunks; checkpoints left to
-    ///   `write`, at the one moment they let the log start over; no waiting for the disk
-    ///   until [`Bulk::finish`] (a seed that fails is redone on a fresh database anyway);
-    ///   and helper threads that sort for the index builds.
+    ///   `write`, at the one moment they let the log start over; and no waiting for the
+    ///   disk until [`Bulk::finish`] (a seed that fails is redone on a fresh database
+    ///   anyway).
     /// - PostgreSQL: one writer per core, up to four: a single backend process is busy
     ///   with index and foreign-key work for every row while the others sit idle.
     pub async fn open(db: &DatabaseConnection, leads: u64) -> Result<Self, DbErr> {
@@ -47,7 +47,6 @@ impl Bulk {
                     .pragma("cache_size", format!("-{cache_kib}"))
                     .pragma("wal_autocheckpoint", "0")
                     .synchronous(SqliteSynchronous::Off)
-                    .pragma("threads", cores().to_string())
                     // The generator's references are consistent by construction (the seed
                     // tests check them); checking each row's keys again costs a third of the time.
                     .foreign_keys(false);
@@ -56,7 +55,7 @@ impl Bulk {
             }
             DbBackend::Postgres => {
                 use sea_orm::sqlx::postgres::PgPoolOptions;
-                let lanes = cores().clamp(2, 4);
+                let lanes = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
                 let options = (*db.get_postgres_connection_pool().connect_options()).clone();
                 let pool = PgPoolOptions::new()
                     .max_connections(u32::try_from(lanes).unwrap_or(2))
@@ -127,29 +126,19 @@ impl Bulk {
         Ok(())
     }
 
-    /// Commits what is open.
-    pub async fn commit(&mut self) -> Result<(), DbErr> {
-        for txn in self.open.iter_mut().filter_map(Option::take) {
-            txn.commit().await?;
-        }
-        Ok(())
-    }
-
     /// Commits what is open and closes the connections; on SQLite, folds the log into
     /// the database file first, while nobody waits on it, rather than in the middle of
     /// the next request's commit, and waits for the disk to hold all of it.
     pub async fn finish(mut self) -> Result<(), DbErr> {
-        self.commit().await?;
+        for txn in self.open.iter_mut().filter_map(Option::take) {
+            txn.commit().await?;
+        }
         if self.checkpoints {
             // One call, so both run on the same connection of the pool.
             self.conn.execute_unprepared("PRAGMA synchronous = FULL; PRAGMA wal_checkpoint(TRUNCATE)").await?;
         }
         self.conn.close().await
     }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 /// A database write running beside others.

@@ -51,30 +51,26 @@ const CHANNELS: &[(Channel, u32)] = &[
 #[tracing::instrument(skip_all, fields(leads = options.leads, rng_seed = options.rng_seed))]
 pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedReport, DbErr> {
     let started = Instant::now();
-    let mut bulk = Bulk::open(db, options.leads).await?;
     let deferred = DeferredIndexes::drop_if_empty(db).await?;
-    let loaded = load(db, &mut bulk, options).await;
+    let loaded = load(db, options).await;
     let Ok(mut report) = loaded else {
-        // The indexes come back whether or not the load succeeded; what the failed chunk
-        // wrote is rolled back with the bulk connections.
-        drop(bulk);
+        // The indexes come back whether or not the load succeeded.
         deferred.restore(db).await?;
         return loaded;
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis(), "rows written");
     // The bulk load bypasses the append path, so the KPI rollups are computed once at the
     // end, from the log, as `baton kpi rebuild` would. Adding them up only reads the
-    // tables by their primary keys, so it runs beside the index builds (on the bulk
-    // connections), on a snapshot.
+    // tables by their primary keys, so it runs beside the index builds, on a snapshot.
     // PostgreSQL plans from table statistics, which a bulk load leaves stale until
     // autovacuum comes by; the first requests after a seed should not pay for that, so the
     // loaded tables are analyzed once their indexes are back (beside the fold, which takes
     // longer), and the rollups once written. (SQLite plans from its own rules.)
     let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
     let restore_and_analyze = async {
-        deferred.restore(bulk.conn()).await?;
+        deferred.restore(db).await?;
         if postgres {
-            bulk.conn().execute_unprepared("ANALYZE").await?;
+            db.execute_unprepared("ANALYZE").await?;
         }
         tracing::info!(elapsed_ms = started.elapsed().as_millis(), "indexes rebuilt");
         Ok::<_, DbErr>(())
@@ -87,7 +83,6 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
         folded
     });
     restored?;
-    bulk.finish().await?;
     report.rollups = rebuild::rebuild_from(db, folded?).await?.elapsed;
     tracing::info!(elapsed_ms = started.elapsed().as_millis(), "rollups written");
     if postgres {
@@ -97,8 +92,9 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     Ok(report)
 }
 
-async fn load(db: &DatabaseConnection, bulk: &mut Bulk, options: &SeedOptions) -> Result<SeedReport, DbErr> {
+async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedReport, DbErr> {
     let started = Instant::now();
+    let mut bulk = Bulk::open(db, options.leads).await?;
     let now = options.now.timestamp_micros();
     let start = now - 365 * DAY;
     let mut rng = StdRng::seed_from_u64(options.rng_seed);
@@ -180,7 +176,7 @@ async fn load(db: &DatabaseConnection, bulk: &mut Bulk, options: &SeedOptions) -
     if report.leads != options.leads {
         return Err(DbErr::Custom(format!("the seed generator stopped after {} leads", report.leads)));
     }
-    bulk.commit().await?;
+    bulk.finish().await?;
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -50,7 +50,7 @@ impl DeferredIndexes {
     }
 
     /// Recreates what was dropped.
-    pub async fn restore(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    pub async fn restore(self, db: &DatabaseConnection) -> Result<(), DbErr> {
         for statement in &self.recreate {
             db.execute_unprepared(statement).await?;
         }
