@@ -1,4 +1,4 @@
-//! Reading the models that lists return by position instead of by name.
+//! Reading the models that lists and the point read return by position instead of by name.
 //!
 //! sea-orm's derived decoding finds each column by its name and, for every NULL it reads
 //! as `None`, formats an error message that it then throws away: decoding 20 leads and
@@ -9,8 +9,9 @@
 
 use entity::{account, campaign, lead, user};
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, Select, TryGetError,
-    sqlx::{self, Postgres, Row, Sqlite, postgres::PgRow, sqlite::SqliteRow},
+    ActiveEnum, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, ModelTrait, QueryResult,
+    Select, TryGetError,
+    sqlx::{self, Column, Postgres, Row, Sqlite, postgres::PgRow, sqlite::SqliteRow},
 };
 
 /// Runs `select`, a select of its entity's own columns in their order (as `find()` makes
@@ -18,27 +19,29 @@ use sea_orm::{
 pub async fn all<E>(select: Select<E>, db: &impl ConnectionTrait) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
-    E::Model: DecodeByPosition,
+    E::Model: DecodeByPosition + FromQueryResult + ModelTrait,
 {
     let rows = select.into_model::<ByPosition<E::Model>>().all(db).await?;
     Ok(rows.into_iter().map(|row| row.0).collect())
 }
 
-/// A model decoded by position. With a prefix (a joined model) it falls back to the
-/// model's derived decoding.
-struct ByPosition<M>(M);
+/// A model decoded by position, for `into_model`. A joined model (its columns named with a
+/// prefix) starts at its first column, found by name once.
+pub struct ByPosition<M>(pub M);
 
 /// A model that can be read from consecutive columns.
 pub trait DecodeByPosition: Sized {
     fn decode(cells: &mut Cells<'_>) -> Result<Self, DbErr>;
 }
 
-impl<M: DecodeByPosition + FromQueryResult> FromQueryResult for ByPosition<M> {
+impl<M: DecodeByPosition + FromQueryResult + ModelTrait> FromQueryResult for ByPosition<M> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        match Cells::of(res) {
-            Some(mut cells) if pre.is_empty() => M::decode(&mut cells).map(Self),
-            _ => M::from_query_result(res, pre).map(Self),
+        let Some(mut cells) = Cells::of(res) else { return M::from_query_result(res, pre).map(Self) };
+        if !pre.is_empty() {
+            let first = <M::Entity as EntityTrait>::Column::iter().next().map_or("", |column| column.as_str());
+            cells.next = cells.ordinal(&format!("{pre}{first}"))?;
         }
+        M::decode(&mut cells).map(Self)
     }
 
     fn from_query_result_nullable(res: &QueryResult, pre: &str) -> Result<Self, TryGetError> {
@@ -65,6 +68,14 @@ impl<'a> Cells<'a> {
             _ => return None,
         };
         Some(Self { row, next: 0 })
+    }
+
+    fn ordinal(&self, name: &str) -> Result<usize, DbErr> {
+        let column = match self.row {
+            RowRef::Postgres(row) => row.try_column(name).map(Column::ordinal),
+            RowRef::Sqlite(row) => row.try_column(name).map(Column::ordinal),
+        };
+        column.map_err(|error| DbErr::Type(format!("column {name}: {error}")))
     }
 
     /// The next column's value; `Option<T>` reads NULL as `None`.

@@ -18,7 +18,10 @@ use super::{
     page::{Page, PageRequest, like_pattern},
 };
 use crate::{
-    db::{Writer, rows},
+    db::{
+        Writer,
+        rows::{self, ByPosition},
+    },
     domain::{
         access::{LeadScope, Viewer},
         email::Email,
@@ -140,8 +143,10 @@ pub async fn find_with_parties(
     let row = lead::Entity::find_by_id(lead_id)
         .find_also_related(account::Entity)
         .find_also_related(user::Entity)
+        .into_model::<ByPosition<lead::Model>, ByPosition<account::Model>, ByPosition<user::Model>>()
         .one(db)
         .await?;
+    let row = row.map(|(lead, account, owner)| (lead.0, account.map(|a| a.0), owner.map(|o| o.0)));
     Ok(row.filter(|(lead, _, _)| viewer.can_see_lead(lead.stage, lead.owner_id)))
 }
 

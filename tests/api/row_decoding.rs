@@ -1,7 +1,8 @@
-//! Lists decode their rows by position (`baton::db::rows`), skipping sea-orm's lookup by
-//! name; every column must still read exactly as sea-orm reads it, NULL or not, on both
-//! databases.
+//! Lists and the point read decode their rows by position (`baton::db::rows`), skipping
+//! sea-orm's lookup by name; every column must still read exactly as sea-orm reads it, NULL
+//! or not, joined or not, on both databases.
 
+use baton::db::rows::ByPosition;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::{Channel, Role, Stage, Team, account, campaign, lead, reason, user};
 use sea_orm::{
@@ -38,7 +39,7 @@ fn at(minutes: i64) -> DateTime<Utc> {
 }
 
 #[tokio::test]
-async fn every_column_of_a_listed_model_reads_as_sea_orm_reads_it_null_or_not() {
+async fn every_column_of_a_listed_or_joined_model_reads_as_sea_orm_reads_it_null_or_not() {
     let app = TestApp::spawn().await;
     let db = &app.state.db;
 
@@ -157,5 +158,29 @@ async fn every_column_of_a_listed_model_reads_as_sea_orm_reads_it_null_or_not() 
         created_at: at(21),
         updated_at: at(22),
     };
-    assert_reads_alike::<lead::Entity>(db, vec![full_lead, bare_lead]).await;
+    assert_reads_alike::<lead::Entity>(db, vec![full_lead.clone(), bare_lead.clone()]).await;
+
+    // A lead joined with its account and owner (the point read), and one without either.
+    for lead in [&full_lead, &bare_lead] {
+        let joined =
+            || lead::Entity::find_by_id(lead.id).find_also_related(account::Entity).find_also_related(user::Entity);
+        let by_name = joined().one(db).await.expect("read by name").expect("the lead");
+        let by_position = joined()
+            .into_model::<ByPosition<lead::Model>, ByPosition<account::Model>, ByPosition<user::Model>>()
+            .one(db)
+            .await
+            .expect("read by position")
+            .expect("the lead");
+        assert_eq!((by_position.0.0, by_position.1.map(|a| a.0), by_position.2.map(|u| u.0)), by_name);
+    }
+    assert_eq!(
+        lead::Entity::find_by_id(full_lead.id)
+            .find_also_related(account::Entity)
+            .find_also_related(user::Entity)
+            .one(db)
+            .await
+            .expect("read")
+            .map(|(_, account, owner)| (account, owner)),
+        Some((Some(full_account), Some(owner)))
+    );
 }
