@@ -51,6 +51,19 @@ impl DeferredIndexes {
 
     /// Recreates what was dropped.
     pub async fn restore(self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        if self.recreate.is_empty() {
+            return Ok(());
+        }
+        if db.get_database_backend() == DbBackend::Sqlite {
+            // SQLite sorts an index's keys with helper threads when allowed to, one per
+            // core here, for these statements only; one call keeps them on one connection.
+            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            let builds = self.recreate.join(";\n");
+            return db
+                .execute_unprepared(&format!("PRAGMA threads = {threads};\n{builds};\nPRAGMA threads = 0"))
+                .await
+                .map(drop);
+        }
         for statement in &self.recreate {
             db.execute_unprepared(statement).await?;
         }
