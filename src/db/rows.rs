@@ -10,7 +10,7 @@
 use entity::{account, campaign, lead, user};
 use sea_orm::{
     ActiveEnum, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, ModelTrait, QueryResult,
-    Select, TryGetError,
+    Select,
     sqlx::{self, Column, Postgres, Row, Sqlite, postgres::PgRow, sqlite::SqliteRow},
 };
 
@@ -19,7 +19,7 @@ use sea_orm::{
 pub async fn all<E>(select: Select<E>, db: &impl ConnectionTrait) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
-    E::Model: DecodeByPosition + FromQueryResult + ModelTrait,
+    E::Model: DecodeByPosition,
 {
     let rows = select.into_model::<ByPosition<E::Model>>().all(db).await?;
     Ok(rows.into_iter().map(|row| row.0).collect())
@@ -42,10 +42,6 @@ impl<M: DecodeByPosition + FromQueryResult + ModelTrait> FromQueryResult for ByP
             cells.next = cells.ordinal(&format!("{pre}{first}"))?;
         }
         M::decode(&mut cells).map(Self)
-    }
-
-    fn from_query_result_nullable(res: &QueryResult, pre: &str) -> Result<Self, TryGetError> {
-        Self::from_query_result(res, pre).map_err(TryGetError::DbErr)
     }
 }
 

@@ -110,12 +110,16 @@ impl LeadEvent {
 
 /// The opaque cursor of an event: its place in the log, `(txid, position)`.
 pub fn event_cursor(event: &LoggedEvent) -> String {
-    lazy_event_cursor(event).encode()
+    cursor::encode(cursor::EVENT, &place_in_log(event))
 }
 
 fn lazy_event_cursor(event: &LoggedEvent) -> cursor::Lazy {
+    cursor::Lazy::new(cursor::EVENT, place_in_log(event))
+}
+
+fn place_in_log(event: &LoggedEvent) -> (i64, i64) {
     let LogCursor { txid, position } = event.cursor();
-    cursor::Lazy::new(cursor::EVENT, (txid, position))
+    (txid, position)
 }
 
 /// Decodes an event cursor given as `after`.
