@@ -83,14 +83,12 @@ impl Loaders {
     }
 
     /// Loads, one statement per relation, what the current connection field's selection
-    /// (`edges { node { … } }`) asks of a page of leads.
+    /// (`edges { node { … } }`) asks of a page of leads, but for their accounts, which
+    /// `read_lead_page` joins into the page.
     pub async fn prefetch_for_leads(&self, ctx: &Context<'_>, leads: &[lead::Model]) -> AppResult<()> {
         let node = ctx.look_ahead().field("edges").field("node");
         if node.field("owner").exists() {
             self.users.load_many(leads.iter().filter_map(|l| l.owner_id)).await?;
-        }
-        if node.field("account").exists() {
-            self.accounts.load_many(leads.iter().filter_map(|l| l.account_id)).await?;
         }
         if node.field("campaign").exists() {
             self.campaigns.load_many(leads.iter().filter_map(|l| l.campaign_id)).await?;

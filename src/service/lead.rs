@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{Channel, Stage, account, campaign, lead, user};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Value,
+    QuerySelect, Select, Value,
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -159,6 +159,35 @@ pub async fn list(
     order: LeadOrder,
     page: &PageRequest<LeadCursor>,
 ) -> AppResult<Page<lead::Model>> {
+    let rows = rows::all(page_select(viewer, filter, order, page)?, db).await?;
+    Ok(Page::from_overfetch(rows, page.first))
+}
+
+/// The same page, each lead with its account, joined in the page's one statement.
+#[tracing::instrument(skip_all)]
+pub async fn list_with_accounts(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    filter: &LeadFilter,
+    order: LeadOrder,
+    page: &PageRequest<LeadCursor>,
+) -> AppResult<Page<(lead::Model, Option<account::Model>)>> {
+    let rows = page_select(viewer, filter, order, page)?
+        .find_also_related(account::Entity)
+        .into_model::<ByPosition<lead::Model>, ByPosition<account::Model>>()
+        .all(db)
+        .await?;
+    let rows = rows.into_iter().map(|(lead, account)| (lead.0, account.map(|a| a.0))).collect();
+    Ok(Page::from_overfetch(rows, page.first))
+}
+
+/// The statement that reads one page of leads (and one more, to tell whether more follow).
+fn page_select(
+    viewer: &Viewer,
+    filter: &LeadFilter,
+    order: LeadOrder,
+    page: &PageRequest<LeadCursor>,
+) -> AppResult<Select<lead::Entity>> {
     let mut condition = Condition::all();
     if let Some(scope) = narrowed_scope(viewer, filter.stages.as_deref()) {
         condition = condition.add(scope);
@@ -214,13 +243,11 @@ pub async fn list(
         SortDirection::Asc => sea_orm::Order::Asc,
         SortDirection::Desc => sea_orm::Order::Desc,
     };
-    let select = lead::Entity::find()
+    Ok(lead::Entity::find()
         .filter(condition)
         .order_by(column, sort.clone())
         .order_by(lead::Column::Id, sort)
-        .limit(page.first + 1);
-    let rows = rows::all(select, db).await?;
-    Ok(Page::from_overfetch(rows, page.first))
+        .limit(page.first + 1))
 }
 
 fn search_condition(search: &str) -> Condition {

@@ -3,7 +3,7 @@ use async_graphql::{Context, ID, Object, Result};
 use crate::{
     graphql::{
         context::{ContextExt, parse_id},
-        types::lead::{Lead, LeadConnection, LeadFilter, LeadOrder, decode_lead_cursor, lead_connection},
+        types::lead::{Lead, LeadConnection, LeadFilter, LeadOrder, decode_lead_cursor, read_lead_page},
     },
     service::{self, page::PageRequest},
 };
@@ -39,12 +39,9 @@ impl LeadQuery {
         #[graphql(desc = "Conditions every lead must meet.")] filter: Option<LeadFilter>,
         #[graphql(desc = "Sort order (default: newest first).")] order_by: Option<LeadOrder>,
     ) -> Result<LeadConnection> {
-        let state = ctx.state()?;
         let filter = filter.unwrap_or_default().to_service()?;
         let order = LeadOrder::to_service(order_by);
         let page = PageRequest::new(first, decode_lead_cursor(after.as_deref())?)?;
-        let leads = service::lead::list(&state.db, ctx.viewer()?, &filter, order, &page).await?;
-        ctx.loaders()?.prefetch_for_leads(ctx, &leads.items).await?;
-        Ok(lead_connection(leads, order))
+        read_lead_page(ctx, &filter, order, &page).await
     }
 }

@@ -7,7 +7,7 @@ use entity::{account, campaign};
 use super::{
     connection::connection,
     enums::Channel,
-    lead::{LeadConnection, LeadFilter, LeadOrder, decode_lead_cursor, lead_connection},
+    lead::{LeadConnection, LeadFilter, LeadOrder, decode_lead_cursor, read_lead_page},
     money::Money,
     user::User,
 };
@@ -88,15 +88,11 @@ impl Account {
         #[graphql(desc = "Further conditions; the account condition always applies.")] filter: Option<LeadFilter>,
         #[graphql(desc = "Sort order (default: newest first).")] order_by: Option<LeadOrder>,
     ) -> Result<LeadConnection> {
-        let state = ctx.state()?;
-        let viewer = ctx.viewer()?;
         let mut filter = filter.unwrap_or_default().to_service()?;
         filter.account_id = Some(self.0.id);
         let order = LeadOrder::to_service(order_by);
         let page = PageRequest::new(first, decode_lead_cursor(after.as_deref())?)?;
-        let leads = service::lead::list(&state.db, viewer, &filter, order, &page).await?;
-        ctx.loaders()?.prefetch_for_leads(ctx, &leads.items).await?;
-        Ok(lead_connection(leads, order))
+        read_lead_page(ctx, &filter, order, &page).await
     }
 }
 

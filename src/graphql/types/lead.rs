@@ -290,6 +290,27 @@ pub fn decode_lead_cursor(after: Option<&str>) -> AppResult<Option<LeadCursor>> 
     cursor::decode_optional(cursor::LEAD, after)
 }
 
+/// Reads a page of leads with what its selection (`edges { node { … } }`) asks of them:
+/// their accounts joined into the page's statement, other relations one statement each.
+pub async fn read_lead_page(
+    ctx: &Context<'_>,
+    filter: &service::lead::LeadFilter,
+    order: service::lead::LeadOrder,
+    page: &PageRequest<LeadCursor>,
+) -> Result<LeadConnection> {
+    let (db, viewer, loaders) = (&ctx.state()?.db, ctx.viewer()?, ctx.loaders()?);
+    let leads = if ctx.look_ahead().field("edges").field("node").field("account").exists() {
+        let joined = service::lead::list_with_accounts(db, viewer, filter, order, page).await?;
+        let (leads, accounts): (Vec<_>, Vec<_>) = joined.items.into_iter().unzip();
+        loaders.accounts.feed_many(accounts.into_iter().flatten().map(|account| (account.id, account))).await;
+        Page { items: leads, has_next_page: joined.has_next_page }
+    } else {
+        service::lead::list(db, viewer, filter, order, page).await?
+    };
+    loaders.prefetch_for_leads(ctx, &leads.items).await?;
+    Ok(lead_connection(leads, order))
+}
+
 /// Builds a lead connection from a page, with cursors for the ordering used.
 pub fn lead_connection(page: Page<lead::Model>, order: service::lead::LeadOrder) -> LeadConnection {
     let items =
