@@ -39,17 +39,25 @@ const POSTGRES_ROWS: usize = 10_000;
 /// Builds INSERT statements for one backend, remembering rendered SQL.
 pub(crate) struct Inserts {
     backend: DbBackend,
+    /// Whether auto-increment keys are written as the rows hold them rather than left to
+    /// the database.
+    given_keys: bool,
     /// Rendered statements by table and row count (SQLite) or table (PostgreSQL).
     sql: HashMap<(&'static str, usize), String>,
 }
 
 impl Inserts {
     pub fn new(backend: DbBackend) -> Self {
-        Self { backend, sql: HashMap::new() }
+        Self { backend, given_keys: false, sql: HashMap::new() }
+    }
+
+    /// Writes auto-increment keys (the event log position) as the rows hold them.
+    pub fn with_given_keys(backend: DbBackend) -> Self {
+        Self { given_keys: true, ..Self::new(backend) }
     }
 
     /// Appends to `out` the statements inserting `rows`. An auto-increment primary key
-    /// (the event log position) is left to the database.
+    /// (the event log position) is left to the database unless keys are given.
     pub fn build<M: ModelTrait>(&mut self, rows: &[M], out: &mut Vec<Statement>) -> Result<(), DbErr> {
         for chunk in rows.chunks(self.rows_per_statement::<M::Entity>()) {
             out.extend(self.statement(chunk)?);
@@ -95,13 +103,13 @@ impl Inserts {
     fn rows_per_statement<E: EntityTrait>(&self) -> usize {
         match self.backend {
             DbBackend::Postgres => POSTGRES_ROWS,
-            _ => (SQLITE_MAX_PARAMS / insert_columns::<E>().len().max(1)).min(SQLITE_MAX_ROWS),
+            _ => (SQLITE_MAX_PARAMS / insert_columns::<E>(self.given_keys).len().max(1)).min(SQLITE_MAX_ROWS),
         }
     }
 
     /// The statement inserting `rows`, at most [`Self::rows_per_statement`] of them.
     fn statement<M: ModelTrait>(&mut self, rows: &[M]) -> Result<Option<Statement>, DbErr> {
-        let columns = insert_columns::<M::Entity>();
+        let columns = insert_columns::<M::Entity>(self.given_keys);
         if rows.is_empty() || columns.is_empty() {
             return Ok(None);
         }
@@ -148,9 +156,9 @@ fn pre_encode_for_sqlite(value: Value) -> Value {
     }
 }
 
-/// The entity's columns minus an auto-increment primary key.
-fn insert_columns<E: EntityTrait>() -> Vec<E::Column> {
-    let generated: Vec<E::Column> = if <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() {
+/// The columns written: all of them, but for an auto-increment key unless it is given.
+fn insert_columns<E: EntityTrait>(given_keys: bool) -> Vec<E::Column> {
+    let generated: Vec<E::Column> = if <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() && !given_keys {
         E::PrimaryKey::iter().map(|key| key.into_column()).collect()
     } else {
         Vec::new()

@@ -1,7 +1,8 @@
 //! `seed`: a cast of users, accounts and campaigns for this run, then leads in chunks.
 //! A generator thread (`factory`) builds each chunk's rows and INSERT statements while
 //! the async side writes the previous chunk (`bulk`), so generation and the database run
-//! side by side and memory stays bounded by the hand-off buffer.
+//! side by side and memory stays bounded by the hand-off buffer. Into an empty database, a
+//! third thread adds up the KPI rollups of the rows as they are written.
 
 use std::time::Instant;
 
@@ -17,11 +18,11 @@ use crate::{db::bulk_insert::Inserts, service::kpi::rebuild};
 use super::{
     SeedOptions, SeedReport,
     bulk::Bulk,
-    factory::{CHUNK, LeadFactory},
+    factory::{CHUNK, LeadFactory, Written},
     history::{Cast, Contact, DAY, HOUR, Reasons, at, lognormal, uuid_v7},
     indexes::DeferredIndexes,
     names::{self, FIRST_NAMES, INDUSTRIES, LAST_NAMES, TITLES, pick},
-    pipe,
+    pipe, positions,
 };
 
 /// Chunks the generator may run ahead of the writer.
@@ -52,20 +53,23 @@ const CHANNELS: &[(Channel, u32)] = &[
 pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedReport, DbErr> {
     let started = Instant::now();
     let deferred = DeferredIndexes::drop_if_empty(db).await?;
-    let loaded = load(db, options).await;
-    let Ok(mut report) = loaded else {
-        // The indexes come back whether or not the load succeeded.
-        deferred.restore(db).await?;
-        return loaded;
+    // Into an empty database, the log is exactly what this run writes: its rollups are
+    // added up from the rows as they are written instead of read back afterwards.
+    let loaded = load(db, options, deferred.database_was_empty()).await;
+    let (mut report, folded_as_written) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            // The indexes come back whether or not the load succeeded.
+            deferred.restore(db).await?;
+            return Err(error);
+        }
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis(), "rows written");
-    // The bulk load bypasses the append path, so the KPI rollups are computed once at the
-    // end, from the log, as `baton kpi rebuild` would. Adding them up only reads the
-    // tables by their primary keys, so it runs beside the index builds, on a snapshot.
-    // PostgreSQL plans from table statistics, which a bulk load leaves stale until
-    // autovacuum comes by; the first requests after a seed should not pay for that, so the
-    // loaded tables are analyzed once their indexes are back (beside the fold, which takes
-    // longer), and the rollups once written. (SQLite plans from its own rules.)
+    // The bulk load bypasses the append path, so the KPI rollups are computed once for the
+    // whole log, as `baton kpi rebuild` would. PostgreSQL plans from table statistics,
+    // which a bulk load leaves stale until autovacuum comes by; the first requests after a
+    // seed should not pay for that, so the loaded tables are analyzed once their indexes
+    // are back, and the rollups once written. (SQLite plans from its own rules.)
     let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
     let restore_and_analyze = async {
         deferred.restore(db).await?;
@@ -75,15 +79,33 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
         tracing::info!(elapsed_ms = started.elapsed().as_millis(), "indexes rebuilt");
         Ok::<_, DbErr>(())
     };
-    let (restored, folded) = tokio::join!(restore_and_analyze, async {
-        let snapshot = db.begin().await?;
-        let folded = rebuild::fold(&snapshot).await;
-        snapshot.rollback().await?;
-        tracing::info!(elapsed_ms = started.elapsed().as_millis(), "rollups added up");
-        folded
-    });
-    restored?;
-    report.rollups = rebuild::rebuild_from(db, folded?).await?.elapsed;
+    let written = match folded_as_written {
+        // PostgreSQL writes the rollup tables beside the other tables' index builds;
+        // SQLite has one writer, so there they take turns.
+        Some(folded) if postgres => {
+            let (restored, written) = tokio::join!(restore_and_analyze, rebuild::rebuild_from(db, folded));
+            restored?;
+            written?
+        }
+        Some(folded) => {
+            restore_and_analyze.await?;
+            rebuild::rebuild_from(db, folded).await?
+        }
+        // Beside other data, the log is read back. Adding it up only reads the tables by
+        // their primary keys, so it runs beside the index builds, on a snapshot.
+        None => {
+            let (restored, folded) = tokio::join!(restore_and_analyze, async {
+                let snapshot = db.begin().await?;
+                let folded = rebuild::fold(&snapshot).await;
+                snapshot.rollback().await?;
+                tracing::info!(elapsed_ms = started.elapsed().as_millis(), "rollups added up");
+                folded
+            });
+            restored?;
+            rebuild::rebuild_from(db, folded?).await?
+        }
+    };
+    report.rollups = written.elapsed;
     tracing::info!(elapsed_ms = started.elapsed().as_millis(), "rollups written");
     if postgres {
         db.execute_unprepared(&format!("ANALYZE {}", rebuild::rollup_tables().join(", "))).await?;
@@ -92,7 +114,12 @@ pub async fn seed(db: &DatabaseConnection, options: &SeedOptions) -> Result<Seed
     Ok(report)
 }
 
-async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedReport, DbErr> {
+/// Writes the rows; with `fold`, adds up their rollups as it goes.
+async fn load(
+    db: &DatabaseConnection,
+    options: &SeedOptions,
+    fold: bool,
+) -> Result<(SeedReport, Option<rebuild::Folded>), DbErr> {
     let started = Instant::now();
     let mut bulk = Bulk::open(db, options.leads).await?;
     let now = options.now.timestamp_micros();
@@ -103,7 +130,9 @@ async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedRepo
     let mut ids = StdRng::from_os_rng();
     let run = run_id(&mut ids);
     let reasons = Reasons::new(load_reason_codes(db).await?)?;
-    let mut inserts = Inserts::new(db.get_database_backend());
+    // Events are numbered as they are generated (see `factory`).
+    let mut inserts = Inserts::with_given_keys(db.get_database_backend());
+    let first_position = positions::first_free(db).await?;
     let mut report = SeedReport::default();
 
     // The cast exists before the year of history starts.
@@ -142,6 +171,16 @@ async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedRepo
     report.accounts = account_count;
 
     let lanes = bulk.lanes();
+    let (written, folding) = if fold {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(AHEAD);
+        let folding = std::thread::Builder::new()
+            .name("seed-fold".to_owned())
+            .spawn(move || fold_as_written(receiver))
+            .map_err(|err| DbErr::Custom(format!("cannot start the seed's fold thread: {err}")))?;
+        (Some(sender), Some(folding))
+    } else {
+        (None, None)
+    };
     let factory = LeadFactory {
         rng,
         ids,
@@ -155,6 +194,8 @@ async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedRepo
         start,
         now,
         lanes,
+        first_position,
+        written,
     };
     let (sender, mut receiver) = pipe::bounded(AHEAD);
     std::thread::Builder::new()
@@ -177,8 +218,27 @@ async fn load(db: &DatabaseConnection, options: &SeedOptions) -> Result<SeedRepo
         return Err(DbErr::Custom(format!("the seed generator stopped after {} leads", report.leads)));
     }
     bulk.finish().await?;
+    positions::continue_numbering(db).await?;
+    let folded = match folding {
+        Some(folding) => {
+            let joined = tokio::task::spawn_blocking(move || folding.join()).await;
+            let folded = joined.ok().and_then(Result::ok);
+            Some(folded.ok_or_else(|| DbErr::Custom("the seed's KPI fold stopped".to_owned()))?)
+        }
+        None => None,
+    };
     report.elapsed = started.elapsed();
-    Ok(report)
+    Ok((report, folded))
+}
+
+/// Adds up the rollups of what the generator hands over, until it is done.
+fn fold_as_written(written: std::sync::mpsc::Receiver<Written>) -> rebuild::Folded {
+    let mut fold = rebuild::WrittenFold::default();
+    for Written { leads, events } in written {
+        fold.add_leads(&leads);
+        fold.add_events(events);
+    }
+    fold.finish()
 }
 
 /// Active reason codes, in a stable order so a seed reproduces.

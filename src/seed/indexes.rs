@@ -11,6 +11,8 @@ const BULK_TABLES: [&str; 3] = ["lead", "lead_event", "touchpoint"];
 /// Secondary indexes dropped for the load, with the statements that recreate them.
 pub(super) struct DeferredIndexes {
     recreate: Vec<String>,
+    /// Whether the lead table was empty, and so the whole log is what the load writes.
+    empty: bool,
 }
 
 #[derive(FromQueryResult)]
@@ -27,7 +29,7 @@ impl DeferredIndexes {
         let backend = db.get_database_backend();
         let empty = db.query_one_raw(Statement::from_string(backend, "SELECT 1 FROM lead LIMIT 1")).await?.is_none();
         if !empty {
-            return Ok(Self { recreate: Vec::new() });
+            return Ok(Self { recreate: Vec::new(), empty });
         }
         let tables = BULK_TABLES.map(|t| format!("'{t}'")).join(", ");
         let sql = match backend {
@@ -40,13 +42,18 @@ impl DeferredIndexes {
                  WHERE schemaname = current_schema() AND tablename IN ({tables}) \
                  AND indexname NOT IN (SELECT conname FROM pg_constraint)"
             ),
-            _ => return Ok(Self { recreate: Vec::new() }),
+            _ => return Ok(Self { recreate: Vec::new(), empty }),
         };
         let rows = IndexRow::find_by_statement(Statement::from_string(backend, sql)).all(db).await?;
         for row in &rows {
             db.execute_unprepared(&format!("DROP INDEX \"{}\"", row.name)).await?;
         }
-        Ok(Self { recreate: rows.into_iter().map(|row| row.definition).collect() })
+        Ok(Self { recreate: rows.into_iter().map(|row| row.definition).collect(), empty })
+    }
+
+    /// Whether the database held no leads when the load began.
+    pub fn database_was_empty(&self) -> bool {
+        self.empty
     }
 
     /// Recreates what was dropped.

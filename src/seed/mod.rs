@@ -22,6 +22,7 @@ mod history;
 mod indexes;
 mod names;
 mod pipe;
+mod positions;
 
 #[cfg(test)]
 mod checks;

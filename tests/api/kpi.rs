@@ -2,12 +2,15 @@
 //! through the rollups (whole days and months) and the log (partial days); targets and
 //! their status; input checks; and concurrent moves on the same rollup rows.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use baton::service::kpi::rebuild;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use entity::{Role, Stage, lead};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+use entity::{Role, Stage, lead, lead_event};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -740,4 +743,50 @@ async fn rollups_folded_from_a_snapshot_are_folded_again_if_the_log_grew_since()
     let incremental = rollup_rows(&app).await;
     rebuild::rebuild_from(&app.state.db, folded).await.expect("rebuild");
     assert_eq!(rollup_rows(&app).await, incremental, "the moves after the snapshot still count");
+}
+
+/// A seed into an empty database numbers its events itself and adds up their rollups as it
+/// writes them, rather than reading the log back: what it adds up must be what a rebuild
+/// reads from the log, and the database must number later events after the seeded ones.
+#[tokio::test]
+async fn a_seed_adds_up_what_a_rebuild_reads_from_its_log_and_the_log_goes_on_after_it() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now();
+    let options = baton::seed::SeedOptions { leads: 1_500, rng_seed: 11, now };
+    let report = baton::seed::seed(&app.state.db, &options).await.expect("seed");
+    let seeded = rollup_rows(&app).await;
+    rebuild::rebuild(&app.state.db).await.expect("rebuild");
+    let rebuilt = rollup_rows(&app).await;
+    assert!(!seeded.is_empty(), "the seed wrote no rollups");
+    let (seeded_only, rebuilt_only): (Vec<_>, Vec<_>) = {
+        let (a, b) = (seeded.iter().collect::<HashSet<_>>(), rebuilt.iter().collect::<HashSet<_>>());
+        (a.difference(&b).cloned().collect(), b.difference(&a).cloned().collect())
+    };
+    assert!(seeded_only.is_empty() && rebuilt_only.is_empty(), "seeded: {seeded_only:#?}\nrebuilt: {rebuilt_only:#?}");
+
+    // The log is in time order, numbered without gaps.
+    let log: Vec<(i64, DateTime<Utc>)> = lead_event::Entity::find()
+        .select_only()
+        .columns([lead_event::Column::Position, lead_event::Column::OccurredAt])
+        .order_by_asc(lead_event::Column::Position)
+        .into_tuple()
+        .all(&app.state.db)
+        .await
+        .expect("log");
+    assert_eq!(log.len() as u64, report.events);
+    assert!(log.windows(2).all(|pair| pair[1].0 == pair[0].0 + 1 && pair[1].1 >= pair[0].1), "log out of order");
+
+    let admin = app.user(Role::Admin).await;
+    let created = app.create_lead(&admin, "after-the-seed@example.com", json!({})).await;
+    let position: i64 = lead_event::Entity::find()
+        .select_only()
+        .column(lead_event::Column::Position)
+        .filter(lead_event::Column::LeadId.eq(Uuid::parse_str(&created).expect("lead id")))
+        .into_tuple()
+        .one(&app.state.db)
+        .await
+        .expect("read")
+        .expect("the new lead's event");
+    let last = log.last().map_or(0, |(position, _)| *position);
+    assert!(position > last, "a new event got position {position}, the seed's last is {last}");
 }

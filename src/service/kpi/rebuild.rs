@@ -7,7 +7,7 @@ use std::{collections::HashMap, time::Instant};
 use chrono::{DateTime, Utc};
 use entity::{
     LeadEventKind, Stage, kpi_account_value, kpi_cohort, kpi_current, kpi_customer, kpi_customer_cohort, kpi_duration,
-    kpi_flow, lead_event,
+    kpi_flow, lead, lead_event,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityName, EntityTrait, QuerySelect};
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use crate::{
     db,
     domain::{
         funnel::STAGES,
-        kpi_facts::{Dims, Flow, KpiLead, facts},
+        kpi_facts::{Dims, Flow, KpiEvent, KpiLead, facts},
     },
 };
 
@@ -89,23 +89,57 @@ pub async fn fold(db: &impl ConnectionTrait) -> Result<Folded, DbErr> {
         (log, events) = beside(log, move |log| log.add(events), source::page(db, last, PAGE)).await?;
     }
     report.events = log.events;
-    let LogFold { deltas, reached, wins, .. } = log;
-    let mut leads_fold = LeadFold { deltas, reached, wins, account_wins: Vec::new(), leads: 0 };
+    let mut leads_fold = log.into_lead_fold();
     let mut leads = source::lead_page(db, Uuid::nil(), PAGE).await?;
     while let Some(last) = leads.last().map(|lead| lead.id) {
         (leads_fold, leads) =
             beside(leads_fold, move |fold| fold.add(leads), source::lead_page(db, last, PAGE)).await?;
     }
     report.leads = leads_fold.leads;
-    let LeadFold { mut deltas, mut account_wins, .. } = leads_fold;
-    // An account's first win is its first in the log, as `kpi::append` counts it.
-    account_wins.sort_unstable_by_key(|(_, win)| win.position);
-    let mut customers = Customers::default();
-    for (account, win) in &account_wins {
-        deltas.add_win(&mut customers, *account, win.at, &win.dims, &win.flow);
-    }
     report.elapsed = started.elapsed();
-    Ok(Folded { deltas, report, through })
+    Ok(Folded { deltas: leads_fold.finish(), report, through })
+}
+
+/// Adds up the rollups of a log and its leads handed over as they are written rather than
+/// read back, to the very [`Folded`] that [`fold`] would read from the tables. Only for a
+/// database that held nothing else: a bulk load into an empty one knows all of it.
+#[derive(Default)]
+pub struct WrittenFold {
+    log: LogFold,
+    /// Folded once the whole log is: a lead's part depends on every event it ever has.
+    leads: Vec<KpiLead>,
+    through: Option<i64>,
+    elapsed: std::time::Duration,
+}
+
+impl WrittenFold {
+    /// Events as written, in log order (by position) across calls.
+    pub fn add_events(&mut self, events: Vec<lead_event::Model>) {
+        let started = Instant::now();
+        self.through = events.last().map(|event| event.position).or(self.through);
+        let sourced = events.into_iter().map(|event| source::SourcedEvent {
+            position: event.position,
+            event: KpiEvent::from(event),
+            previous_owner: None,
+        });
+        self.log.add(sourced);
+        self.elapsed += started.elapsed();
+    }
+
+    /// Leads as written, in their final state, in any order.
+    pub fn add_leads(&mut self, leads: &[lead::Model]) {
+        self.leads.extend(leads.iter().map(KpiLead::from));
+    }
+
+    pub fn finish(self) -> Folded {
+        let started = Instant::now();
+        let Self { log, leads, through, elapsed } = self;
+        let events = log.events;
+        let mut leads_fold = log.into_lead_fold();
+        leads_fold.add(leads);
+        let report = RebuildReport { events, leads: leads_fold.leads, elapsed: elapsed + started.elapsed() };
+        Folded { deltas: leads_fold.finish(), report, through }
+    }
 }
 
 /// Replaces every rollup row with `folded`, or, when the log has grown since it was folded,
@@ -168,9 +202,9 @@ struct LogFold {
 }
 
 impl LogFold {
-    fn add(&mut self, page: Vec<source::SourcedEvent>) {
-        self.events += page.len() as u64;
+    fn add(&mut self, page: impl IntoIterator<Item = source::SourcedEvent>) {
         for sourced in page {
+            self.events += 1;
             let event = sourced.event;
             let previous = self.owners.insert(event.lead_id, event.owner_id).flatten();
             let event_facts = facts(&event, previous);
@@ -186,6 +220,14 @@ impl LogFold {
                 *self.reached.entry(event.lead_id).or_default() |= bit(to);
             }
         }
+    }
+}
+
+impl LogFold {
+    /// What is left to fold once the whole log is: the leads.
+    fn into_lead_fold(self) -> LeadFold {
+        let Self { deltas, reached, wins, .. } = self;
+        LeadFold { deltas, reached, wins, account_wins: Vec::new(), leads: 0 }
     }
 }
 
@@ -215,6 +257,18 @@ impl LeadFold {
                 self.account_wins.push((account, win));
             }
         }
+    }
+
+    /// The rollups, once every lead is folded.
+    fn finish(self) -> Deltas {
+        let Self { mut deltas, mut account_wins, .. } = self;
+        // An account's first win is its first in the log, as `kpi::append` counts it.
+        account_wins.sort_unstable_by_key(|(_, win)| win.position);
+        let mut customers = Customers::default();
+        for (account, win) in &account_wins {
+            deltas.add_win(&mut customers, *account, win.at, &win.dims, &win.flow);
+        }
+        deltas
     }
 }
 
