@@ -84,7 +84,7 @@ impl Loaders {
 
     /// Loads, one statement per relation, what the current connection field's selection
     /// (`edges { node { … } }`) asks of a page of leads, but for their accounts, which
-    /// `read_lead_page` joins into the page.
+    /// `read_lead_page` reads with the page.
     pub async fn prefetch_for_leads(&self, ctx: &Context<'_>, leads: &[lead::Model]) -> AppResult<()> {
         let node = ctx.look_ahead().field("edges").field("node");
         if node.field("owner").exists() {

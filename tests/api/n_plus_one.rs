@@ -1,5 +1,6 @@
 //! A page of leads costs a fixed number of SQL statements however many leads it holds:
-//! accounts are joined into the page's statement, owners loaded in one batch, not once per lead.
+//! owners and accounts are loaded in one batch each, not once per lead (on PostgreSQL the
+//! accounts join the page's statement).
 
 use entity::{Role, Stage, lead};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
@@ -98,28 +99,35 @@ async fn page_cost(app: &TestApp, manager: &TestUser, first: usize) -> u64 {
     statements
 }
 
+/// The statements a page with accounts and owners costs at most: the page, its accounts
+/// (joined into the page on PostgreSQL), its owners, and the token's user unless it was
+/// read within the last second.
+fn page_statements(app: &TestApp) -> u64 {
+    if app.state.db.get_database_backend() == sea_orm::DbBackend::Postgres { 3 } else { 4 }
+}
+
 #[tokio::test]
-async fn a_page_of_up_to_30_leads_with_accounts_and_owners_costs_three_statements() {
+async fn a_page_of_up_to_30_leads_with_accounts_and_owners_costs_the_same_few_statements() {
     let (app, manager) = hundred_leads().await;
-    // The page with its accounts, its owners, and the token's user unless it was read
-    // within the last second.
+    let most = page_statements(&app);
     for first in [10, 20, 30] {
         let statements = page_cost(&app, &manager, first).await;
-        assert!((2..=3).contains(&statements), "a page of {first}: {statements} statements");
+        assert!((most - 1..=most).contains(&statements), "a page of {first}: {statements} statements");
     }
 }
 
 #[tokio::test]
 async fn a_page_of_100_leads_costs_no_more_statements_than_a_page_of_20() {
     let (app, manager) = hundred_leads().await;
+    let most = page_statements(&app);
     let small = page_cost(&app, &manager, 20).await;
     let large = page_cost(&app, &manager, 100).await;
-    assert!(small <= 3, "statements for 20 leads: {small}");
-    assert!(large <= 3, "statements for 100 leads: {large}");
+    assert!(small <= most, "statements for 20 leads: {small}");
+    assert!(large <= most, "statements for 100 leads: {large}");
 }
 
 #[tokio::test]
-async fn a_page_joined_with_accounts_reads_null_for_leads_without_one_and_pages_on() {
+async fn a_page_with_accounts_reads_null_for_leads_without_one_and_pages_on() {
     let app = TestApp::spawn().await;
     let marketer = app.user(Role::Marketing).await;
     let accounts = accounts(&app, &marketer, 2).await;
