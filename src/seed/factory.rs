@@ -54,10 +54,10 @@ pub(super) struct LeadFactory {
     pub written: Option<SyncSender<Written>>,
 }
 
-/// The leads and events of one chunk, as written; events in log order.
+/// The leads and events of one chunk, as written; events per lane, each in log order.
 pub(super) struct Written {
     pub leads: Vec<lead::Model>,
-    pub events: Vec<lead_event::Model>,
+    pub events: Vec<Vec<lead_event::Model>>,
 }
 
 impl LeadFactory {
@@ -118,8 +118,6 @@ impl LeadFactory {
             }
             if let Some(written) = &written {
                 let leads = batches.iter_mut().flat_map(|batch| batch.leads.drain(..)).collect();
-                let mut events: Vec<lead_event::Model> = events.into_iter().flatten().collect();
-                events.sort_unstable_by_key(|event| event.position);
                 // The fold only stops early when the load failed, which reports its own error.
                 let _ = written.send(Written { leads, events });
             }

@@ -236,6 +236,10 @@ fn fold_as_written(written: std::sync::mpsc::Receiver<Written>) -> rebuild::Fold
     let mut fold = rebuild::WrittenFold::default();
     for Written { leads, events } in written {
         fold.add_leads(&leads);
+        // The lanes' events interleave in the log: merged back into its order here, off
+        // the generator's thread.
+        let mut events: Vec<_> = events.into_iter().flatten().collect();
+        events.sort_unstable_by_key(|event| event.position);
         fold.add_events(events);
     }
     fold.finish()
