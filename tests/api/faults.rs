@@ -230,3 +230,45 @@ async fn every_postgres_connection_carries_the_statement_timeout() {
         .expect("row");
     assert_eq!(shown.try_get::<String>("", "statement_timeout").expect("value"), "10s");
 }
+
+#[tokio::test]
+async fn connections_killed_between_reads_are_replaced_within_a_second() {
+    let app = Arc::new(TestApp::spawn().await);
+    if !app.on_postgres() {
+        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
+        return;
+    }
+    let admin = app.user(Role::Admin).await;
+    let lead = app.create_lead(&admin, "pooled@example.com", json!({})).await;
+    let read = "query($id: ID!) { lead(id: $id) { email account { name } owner { email } } }";
+    // Concurrent reads open several pooled connections, all of which are then killed.
+    let warm: Vec<_> = (0..16)
+        .map(|_| {
+            let (app, admin, lead) = (Arc::clone(&app), admin.clone(), lead.clone());
+            tokio::spawn(async move { app.data(&admin, read, json!({ "id": lead })).await })
+        })
+        .collect();
+    for task in warm {
+        task.await.expect("warm-up read");
+    }
+    let killer = sea_orm::Database::connect(app.database_url()).await.expect("admin connection");
+    let killed = kill_connections(&killer).await;
+    assert!(killed > 1, "only {killed} connection(s) to kill");
+
+    // A pool that never tested a connection it took back would hand the dead ones out
+    // again and again; each must be found and replaced, the reads soon succeeding in a row.
+    let started = Instant::now();
+    let (mut failed, mut in_a_row) = (0, 0);
+    while in_a_row < 100 {
+        assert!(started.elapsed() < Duration::from_secs(1), "{failed} reads failed; not recovered within 1 s");
+        let (status, body) = app.post(&admin.token, read, json!({ "id": lead })).await;
+        if status == 200 && body.get("errors").is_none() {
+            in_a_row += 1;
+        } else {
+            assert_typed_without_sql(&body["errors"][0]);
+            failed += 1;
+            in_a_row = 0;
+        }
+    }
+    eprintln!("{killed} connections killed: {failed} reads failed, recovered in {:?}", started.elapsed());
+}
