@@ -196,21 +196,21 @@ impl Authenticator {
         Ok(jsonwebtoken::encode(&header, &claims, key)?)
     }
 
-    /// Resolves a token to an active user.
-    pub async fn viewer(&self, db: &DatabaseConnection, token: &str) -> AppResult<Viewer> {
-        self.viewer_with_expiry(db, token).await.map(|(viewer, _)| viewer)
-    }
-
     /// Resolves a token to an active user, and tells until when the token is accepted.
     pub async fn viewer_with_expiry(&self, db: &DatabaseConnection, token: &str) -> AppResult<(Viewer, DateTime<Utc>)> {
         let (user_id, accepted_until) = self.verify_with_expiry(token)?;
+        Ok((self.active_user(db, user_id).await?, accepted_until))
+    }
+
+    /// The user a verified token names, if they exist and are active (cached).
+    pub async fn active_user(&self, db: &DatabaseConnection, user_id: Uuid) -> AppResult<Viewer> {
         let user = self
             .users
             .try_get_with(user_id, async { user::Entity::find_by_id(user_id).one(db).await })
             .await
             .map_err(|error| AppError::from(DbErr::Custom(error.to_string())))?;
         match user {
-            Some(user) if user.active => Ok((Viewer::from(user), accepted_until)),
+            Some(user) if user.active => Ok(Viewer::from(user)),
             Some(_) => Err(AppError::Unauthenticated("the user is deactivated")),
             None => Err(AppError::Unauthenticated("the token's user does not exist")),
         }

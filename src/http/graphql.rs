@@ -169,12 +169,12 @@ async fn execute(
     format: ResponseFormat,
     received: ReceivedAt,
 ) -> Response {
-    let token = auth::bearer_from_headers(headers);
+    let user_id = auth::bearer_from_headers(headers).and_then(|token| http.app.auth.verify(token));
     // The limiter counts a token's subject once its signature and claims check out (no
     // database needed for that), and the peer address otherwise.
-    let caller = match token.as_ref().ok().map(|token| http.app.auth.verify(token)) {
-        Some(Ok(user_id)) => Caller::User(user_id),
-        _ => Caller::Address(peer),
+    let caller = match user_id {
+        Ok(user_id) => Caller::User(user_id),
+        Err(_) => Caller::Address(peer),
     };
     let count = match &operations {
         Operations::Single(_) => 1,
@@ -183,8 +183,8 @@ async fn execute(
     if let Err(error) = http.rate_limits.check(caller, count) {
         return rate_limited(format, error);
     }
-    let viewer = match token {
-        Ok(token) => http.app.auth.viewer(&http.app.db, token).await,
+    let viewer = match user_id {
+        Ok(user_id) => http.app.auth.active_user(&http.app.db, user_id).await,
         Err(error) => Err(error),
     };
     let viewer = match viewer {
