@@ -3,6 +3,7 @@
 //! once from sorted data at the end costs far less. Only done on an empty database, where
 //! no reader depends on the indexes in the meantime.
 
+use futures::{StreamExt, TryStreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement};
 
 /// Tables the bulk load fills with millions of rows.
@@ -71,9 +72,15 @@ impl DeferredIndexes {
                 .await
                 .map(drop);
         }
-        for statement in &self.recreate {
-            db.execute_unprepared(statement).await?;
-        }
-        Ok(())
+        // PostgreSQL builds each index on one backend: a build per core at a time, each
+        // with room to sort its keys in memory (the default 64 MB spills the event log's
+        // indexes to disk). `SET LOCAL` lasts for the build's own implicit transaction.
+        let lanes = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        futures::stream::iter(self.recreate.iter().map(|statement| async move {
+            db.execute_unprepared(&format!("SET LOCAL maintenance_work_mem = '256MB'; {statement}")).await
+        }))
+        .buffer_unordered(lanes)
+        .try_for_each(|_| async { Ok(()) })
+        .await
     }
 }
