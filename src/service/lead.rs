@@ -1,12 +1,15 @@
 //! Reading and creating leads.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::OnceLock,
+};
 
 use chrono::{DateTime, Utc};
 use entity::{Channel, Stage, account, campaign, lead, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, SelectThreeModel, SelectorTrait, Statement, Value,
     sea_query::{Expr, ExprTrait, LikeExpr, Query},
 };
 use serde::{Deserialize, Serialize};
@@ -140,14 +143,39 @@ pub async fn find_with_parties(
     viewer: &Viewer,
     lead_id: Uuid,
 ) -> AppResult<Option<(lead::Model, Option<account::Model>, Option<user::Model>)>> {
-    let row = lead::Entity::find_by_id(lead_id)
-        .find_also_related(account::Entity)
-        .find_also_related(user::Entity)
-        .into_model::<ByPosition<lead::Model>, ByPosition<account::Model>, ByPosition<user::Model>>()
-        .one(db)
-        .await?;
-    let row = row.map(|(lead, account, owner)| (lead.0, account.map(|a| a.0), owner.map(|o| o.0)));
-    Ok(row.filter(|(lead, _, _)| viewer.can_see_lead(lead.stage, lead.owner_id)))
+    let backend = db.get_database_backend();
+    let statement = Statement::from_sql_and_values(backend, with_parties_sql(backend), [lead_id.into()]);
+    let Some(row) = db.query_one_raw(statement).await? else { return Ok(None) };
+    let (lead, account, owner) = SelectThreeModel::<
+        ByPosition<lead::Model>,
+        ByPosition<account::Model>,
+        ByPosition<user::Model>,
+    >::from_raw_query_result(row)?;
+    let (lead, account, owner) = (lead.0, account.map(|a| a.0), owner.map(|o| o.0));
+    Ok(viewer.can_see_lead(lead.stage, lead.owner_id).then_some((lead, account, owner)))
+}
+
+/// The text of [`find_with_parties`]'s statement, rendered once per backend: building
+/// and rendering a join of three tables' columns for every point read took a twentieth of
+/// its CPU time. Only the lead's id, its one parameter, changes between reads.
+fn with_parties_sql(backend: DbBackend) -> String {
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    static MYSQL: OnceLock<String> = OnceLock::new();
+    let rendered = match backend {
+        DbBackend::Postgres => &POSTGRES,
+        DbBackend::Sqlite => &SQLITE,
+        _ => &MYSQL,
+    };
+    rendered
+        .get_or_init(|| {
+            lead::Entity::find_by_id(Uuid::nil())
+                .find_also_related(account::Entity)
+                .find_also_related(user::Entity)
+                .build(backend)
+                .sql
+        })
+        .clone()
 }
 
 /// One page of the leads the viewer may see.

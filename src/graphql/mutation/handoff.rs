@@ -173,7 +173,9 @@ pub struct HandoffMutation;
 impl HandoffMutation {
     async fn run(&self, ctx: &Context<'_>, command: AppResult<MoveCommand>) -> Result<Lead> {
         let command = MoveCommand { asked_at: ctx.received_at(), ..command? };
-        let lead = handoff::move_lead(ctx.state()?, ctx.viewer()?, &command).await?;
+        // Boxed, like the other writes here: async-graphql allocates and copies every
+        // mutation field's future, each as large as the largest resolver's.
+        let lead = Box::pin(handoff::move_lead(ctx.state()?, ctx.viewer()?, &command)).await?;
         Ok(Lead(lead))
     }
 }
@@ -259,7 +261,9 @@ impl HandoffMutation {
         let lead_id = parse_id("leadId", &input.lead_id)?;
         let owner_id = parse_id("ownerId", &input.owner_id)?;
         let key = input.idempotency_key.as_deref();
-        let lead = handoff::assign(ctx.state()?, ctx.viewer()?, lead_id, owner_id, input.expected_version, key).await?;
+        let lead =
+            Box::pin(handoff::assign(ctx.state()?, ctx.viewer()?, lead_id, owner_id, input.expected_version, key))
+                .await?;
         Ok(Lead(lead))
     }
 
@@ -278,6 +282,6 @@ impl HandoffMutation {
             channel: input.channel.map(Into::into),
             campaign_id: parse_optional_id("campaignId", input.campaign_id.as_ref())?,
         };
-        Ok(Lead(touchpoint::record(ctx.state()?, ctx.viewer()?, &draft).await?))
+        Ok(Lead(Box::pin(touchpoint::record(ctx.state()?, ctx.viewer()?, &draft)).await?))
     }
 }

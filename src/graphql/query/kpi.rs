@@ -103,5 +103,7 @@ async fn report(
     )?;
     request.durations = durations;
     request.customers = customers;
-    Ok(read::report(&state.db, &state.kpi_cache, request).await?)
+    // Boxed: async-graphql allocates and copies every query field's future, each as large
+    // as the largest resolver's, and a report's was four times any other's.
+    Ok(Box::pin(read::report(&state.db, &state.kpi_cache, request)).await?)
 }
