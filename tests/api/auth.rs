@@ -254,6 +254,21 @@ async fn expiry_has_only_a_small_leeway() {
     assert_unauthenticated(&app, Some(&long_expired), "beyond the leeway").await;
 }
 
+#[tokio::test]
+async fn a_token_accepted_before_is_refused_once_it_expires() {
+    let app = TestApp::spawn().await;
+    let user = app.user(Role::Admin).await;
+    let exp = now() - 3;
+    let token = hs256(&json!({ "sub": user.id.to_string(), "exp": exp }));
+    let (status, _) = refused(&app, Some(&token)).await;
+    assert_eq!(status, 200, "within the 5 s leeway");
+    // Past `exp` plus the leeway, in the whole seconds the validator counts.
+    while now() <= exp + 5 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_unauthenticated(&app, Some(&token), "expired since it was last accepted").await;
+}
+
 fn b64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
