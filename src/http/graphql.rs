@@ -13,7 +13,7 @@ use std::{
 
 use async_graphql::{
     BatchRequest, ErrorExtensions, Request, Response as GqlResponse, ServerError, Variables,
-    parser::types::OperationType,
+    parser::types::{DocumentOperations, OperationDefinition, OperationType},
 };
 use axum::{
     body::Bytes,
@@ -223,6 +223,9 @@ async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: boo
     if is_get && is_mutation(&mut request) {
         return Outcome::MutationOverGet;
     }
+    if let Some(error) = missing_required_variable(&mut request) {
+        return Outcome::Refused(error);
+    }
     // Kept to name the field of an input error async-graphql reports by type only.
     let variables = request.variables.clone();
     let operation = operation_metrics::operation_of(&mut request);
@@ -371,6 +374,41 @@ fn is_request_error(response: &GqlResponse) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// A required variable of the selected operation that the request leaves out or sets to
+/// null. The GraphQL spec coerces an operation's variables before running it, and that is
+/// a request error; async-graphql finds out only while resolving the field that uses the
+/// variable, and answers with a field error and partial data.
+fn missing_required_variable(request: &mut Request) -> Option<AppError> {
+    let variables = std::mem::take(&mut request.variables);
+    let missing = selected_operation(request).and_then(|operation| {
+        operation.variable_definitions.iter().map(|definition| &definition.node).find(|definition| {
+            !definition.var_type.node.nullable
+                && definition.default_value.is_none()
+                && matches!(variables.get(&definition.name.node), None | Some(async_graphql::Value::Null))
+        })
+    });
+    let error = missing.map(|definition| {
+        let name = format!("${}", definition.name.node);
+        AppError::bad_input(name.clone(), format!("variable {name} of type {} is required", definition.var_type.node))
+    });
+    request.variables = variables;
+    error
+}
+
+/// The operation the request selects, when exactly one matches (async-graphql refuses the
+/// rest itself).
+fn selected_operation(request: &mut Request) -> Option<&OperationDefinition> {
+    let wanted = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match (&document.operations, wanted) {
+        (DocumentOperations::Single(operation), _) => operation,
+        (DocumentOperations::Multiple(operations), Some(wanted)) => operations.get(wanted.as_str())?,
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    Some(&operation.node)
 }
 
 /// Whether the operation the request selects is a mutation (the document is parsed by
