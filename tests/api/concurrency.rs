@@ -263,11 +263,7 @@ async fn a_rep_refused_by_a_move_still_waiting_for_its_commit_learns_the_lead_mo
 /// can form.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_move_caught_in_a_deadlock_with_another_client_is_a_conflict_and_loses_nothing() {
-    let app = Arc::new(TestApp::spawn().await);
-    if !app.on_postgres() {
-        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
-        return;
-    }
+    let Some(app) = TestApp::spawn_on_postgres().await.map(Arc::new) else { return };
     let manager = app.user(Role::SalesManager).await;
     let rep = app.user(Role::SalesRep).await;
     let first = app.lead_in_stage("first@example.com", Stage::Mql, None).await;

@@ -93,11 +93,7 @@ async fn a_hanging_database_fails_requests_fast_with_a_typed_error() {
 
 #[tokio::test]
 async fn killed_connections_during_moves_leave_every_move_whole() {
-    let app = Arc::new(TestApp::spawn().await);
-    if !app.on_postgres() {
-        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
-        return;
-    }
+    let Some(app) = TestApp::spawn_on_postgres().await.map(Arc::new) else { return };
     let admin = app.user(Role::Admin).await;
     let reps = [app.user(Role::SalesRep).await, app.user(Role::SalesRep).await, app.user(Role::SalesRep).await];
     let mut leads = Vec::new();
@@ -170,11 +166,7 @@ async fn killed_connections_during_moves_leave_every_move_whole() {
 
 #[tokio::test]
 async fn a_database_that_refuses_connections_fails_requests_fast_and_readyz_recovers() {
-    let app = TestApp::spawn().await;
-    if !app.on_postgres() {
-        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
-        return;
-    }
+    let Some(app) = TestApp::spawn_on_postgres().await else { return };
     let viewer = app.user(Role::Viewer).await;
     let name = app.database_url().rsplit('/').next().unwrap_or_default().to_owned();
     let server_url = std::env::var("BATON_TEST_DATABASE_URL").expect("PostgreSQL URL");
@@ -214,30 +206,24 @@ async fn a_database_that_refuses_connections_fails_requests_fast_and_readyz_reco
 }
 
 #[tokio::test]
-async fn every_postgres_connection_carries_the_statement_timeout() {
-    let app = TestApp::spawn().await;
-    if !app.on_postgres() {
-        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
-        return;
-    }
+async fn every_postgres_connection_carries_the_statement_timeout_and_no_jit() {
+    let Some(app) = TestApp::spawn_on_postgres().await else { return };
     // The test apps run with a 10 s statement timeout (BATON_DATABASE_STATEMENT_TIMEOUT).
-    let shown = app
-        .state
-        .db
-        .query_one_raw(Statement::from_string(sea_orm::DatabaseBackend::Postgres, "SHOW statement_timeout"))
-        .await
-        .expect("show")
-        .expect("row");
-    assert_eq!(shown.try_get::<String>("", "statement_timeout").expect("value"), "10s");
+    for (setting, expected) in [("statement_timeout", "10s"), ("jit", "off")] {
+        let shown = app
+            .state
+            .db
+            .query_one_raw(Statement::from_string(sea_orm::DatabaseBackend::Postgres, format!("SHOW {setting}")))
+            .await
+            .expect("show")
+            .expect("row");
+        assert_eq!(shown.try_get::<String>("", setting).expect("value"), expected, "{setting}");
+    }
 }
 
 #[tokio::test]
 async fn connections_killed_between_reads_are_replaced_within_a_second() {
-    let app = Arc::new(TestApp::spawn().await);
-    if !app.on_postgres() {
-        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
-        return;
-    }
+    let Some(app) = TestApp::spawn_on_postgres().await.map(Arc::new) else { return };
     let admin = app.user(Role::Admin).await;
     let lead = app.create_lead(&admin, "pooled@example.com", json!({})).await;
     let read = "query($id: ID!) { lead(id: $id) { email account { name } owner { email } } }";

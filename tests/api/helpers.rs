@@ -75,6 +75,17 @@ impl TestApp {
         self.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres
     }
 
+    /// Baton as [`Self::spawn`] starts it, for a test that needs PostgreSQL: `None`, saying
+    /// the test is skipped, when the suite runs on SQLite.
+    pub async fn spawn_on_postgres() -> Option<Self> {
+        let app = Self::spawn().await;
+        if app.on_postgres() {
+            return Some(app);
+        }
+        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
+        None
+    }
+
     /// Baton with HS256 test tokens, these HTTP switches and these limits.
     pub async fn spawn_serving(options: ServerOptions, limits: LimitsConfig) -> Self {
         let jwt = jwt_config(Some(TEST_SECRET), None, None);

@@ -330,11 +330,7 @@ async fn an_import_of_250_rows_creates_every_lead_with_its_created_event() {
 /// there it takes its turn.)
 #[tokio::test]
 async fn an_import_on_postgres_does_not_wait_for_a_batch_of_moves() {
-    let app = TestApp::spawn().await;
-    if !app.on_postgres() {
-        eprintln!("skipped: needs PostgreSQL (BATON_TEST_DATABASE_URL)");
-        return;
-    }
+    let Some(app) = TestApp::spawn_on_postgres().await else { return };
     let marketer = app.user(Role::Marketing).await;
     let batch = app.state.writer.begin().await.expect("a batch holds the turn");
     let import = app.data(&marketer, IMPORT, json!({ "input": { "leads": import_rows(10, "beside") } }));
