@@ -4,6 +4,7 @@
 pub mod context;
 pub mod cost;
 pub mod cursor;
+pub mod field_errors;
 pub mod loaders;
 pub mod metrics;
 pub mod mutation;

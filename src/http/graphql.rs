@@ -28,7 +28,7 @@ use crate::{
     auth,
     domain::{access::Viewer, time},
     error::AppError,
-    graphql::{context::ReceivedAt, loaders::Loaders, metrics as operation_metrics},
+    graphql::{context::ReceivedAt, field_errors, loaders::Loaders, metrics as operation_metrics},
     startup::MAX_BODY_BYTES,
 };
 
@@ -226,8 +226,10 @@ async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: boo
     if let Some(error) = missing_required_variable(&mut request) {
         return Outcome::Refused(error);
     }
-    // Kept to name the field of an input error async-graphql reports by type only.
+    // Kept to name the field of an input error async-graphql reports by type only, and to
+    // find where a failed field's null goes.
     let variables = request.variables.clone();
+    let (query, operation_name) = (request.query.clone(), request.operation_name.clone());
     let operation = operation_metrics::operation_of(&mut request);
     let request = request.data(Loaders::new(&http.app.db)).data(viewer).data(received);
     let started = Instant::now();
@@ -237,6 +239,7 @@ async fn run(http: &HttpState, mut request: Request, viewer: Viewer, is_get: boo
                 give_code(error);
                 input_errors::name_field(error, &variables);
             }
+            field_errors::mend(&mut response, &query, operation_name.as_deref());
             Outcome::Ran(response)
         }
         Err(_) => Outcome::TimedOut,

@@ -236,13 +236,27 @@ async fn a_request_error_has_no_data_entry_at_all() {
 }
 
 #[tokio::test]
-#[ignore = "known gap (GraphQL spec §6.4.4): async-graphql 7 leaves a nullable field whose resolver fails out \
-            of `data` instead of setting it to null; fixing it needs a change in async-graphql itself"]
 async fn a_failed_nullable_field_is_null_in_the_data() {
     let app = TestApp::spawn().await;
     let viewer = app.user(Role::Viewer).await;
-    let data = app.post(&viewer.token, "{ me { email } lead(id: \"not-a-uuid\") { id } }", json!({})).await.1;
-    assert_eq!(data["data"], json!({ "me": { "email": viewer.email }, "lead": null }));
+    let body = app.post(&viewer.token, "{ me { email } lead(id: \"not-a-uuid\") { id } }", json!({})).await.1;
+    assert_eq!(body["data"], json!({ "me": { "email": viewer.email }, "lead": null }), "{body}");
+    // Alone, its null still sits in a `data` object.
+    let body = app.post(&viewer.token, "{ found: lead(id: \"not-a-uuid\") { id } }", json!({})).await.1;
+    assert_eq!(body["data"], json!({ "found": null }), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["found"]), "{body}");
+}
+
+#[tokio::test]
+async fn a_failed_non_null_field_nulls_its_parent_up_to_data() {
+    let app = TestApp::spawn().await;
+    let viewer = app.user(Role::Viewer).await;
+    // `leads` is non-null: its failure takes `data` with it, `me` included.
+    let query = "{ me { email } leads(first: 5, after: \"not-a-cursor\") { edges { node { id } } } }";
+    let body = app.post(&viewer.token, query, json!({})).await.1;
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["leads"]), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use crate::{
     domain::access::{LeadScope, Viewer},
     error::AppError,
     events::{LogCursor, LoggedEvent},
-    graphql::{BatonSchema, loaders::Loaders},
+    graphql::{BatonSchema, field_errors, loaders::Loaders},
 };
 
 /// Bytes of rendered payloads kept for subscribers still on their way to an event.
@@ -126,11 +126,12 @@ impl Renderer {
         metrics::counter!("baton_subscription_renders_total").increment(1);
         let request =
             query.request().data(viewer.clone()).data(Loaders::new(&self.db)).data(Mode::Render(Arc::clone(event)));
-        let response = schema
+        let mut response = schema
             .execute_stream(request)
             .next()
             .await
             .unwrap_or_else(|| Response::from_errors(vec![server_error(AppError::internal(NothingRendered))]));
+        field_errors::mend(&mut response, &query.query, query.operation_name.as_deref());
         let failed = response.errors.iter().any(is_internal);
         let payload: Arc<str> = match serde_json::to_string(&response) {
             Ok(json) => json.into(),
