@@ -15,8 +15,7 @@ use async_graphql::{
     parser::{
         parse_query, parse_schema,
         types::{
-            BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind,
-            TypeSystemDefinition,
+            BaseType, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind, TypeSystemDefinition,
         },
     },
 };
@@ -83,17 +82,13 @@ fn null_failed_fields(response: &mut Response, document: &ExecutableDocument, op
 
 /// The root type and selections of the operation that ran.
 fn operation<'a>(document: &'a ExecutableDocument, name: Option<&str>) -> Option<(&'static str, &'a SelectionSet)> {
-    let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(operation), _) => operation,
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name)?,
-        (DocumentOperations::Multiple(operations), None) => operations.values().next()?,
-    };
-    let root = match operation.node.ty {
+    let operation = super::selected_operation(document, name)?;
+    let root = match operation.ty {
         OperationType::Query => "Query",
         OperationType::Mutation => "Mutation",
         OperationType::Subscription => "Subscription",
     };
-    Some((root, &operation.node.selection_set.node))
+    Some((root, &operation.selection_set.node))
 }
 
 /// Where the null for a field that failed at `path` goes: the field itself if nullable,

@@ -13,7 +13,7 @@ use std::{
 
 use async_graphql::{
     BatchRequest, ErrorExtensions, Request, Response as GqlResponse, ServerError, Variables,
-    parser::types::{DocumentOperations, OperationDefinition, OperationType},
+    parser::types::{OperationDefinition, OperationType},
 };
 use axum::{
     body::Bytes,
@@ -28,7 +28,7 @@ use crate::{
     auth,
     domain::{access::Viewer, time},
     error::AppError,
-    graphql::{context::ReceivedAt, field_errors, loaders::Loaders, metrics as operation_metrics},
+    graphql::{self, context::ReceivedAt, field_errors, loaders::Loaders, metrics as operation_metrics},
     startup::MAX_BODY_BYTES,
 };
 
@@ -404,14 +404,7 @@ fn missing_required_variable(request: &mut Request) -> Option<AppError> {
 /// rest itself).
 fn selected_operation(request: &mut Request) -> Option<&OperationDefinition> {
     let wanted = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
-    let operation = match (&document.operations, wanted) {
-        (DocumentOperations::Single(operation), _) => operation,
-        (DocumentOperations::Multiple(operations), Some(wanted)) => operations.get(wanted.as_str())?,
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations.values().next()?,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
-    Some(&operation.node)
+    graphql::selected_operation(request.parsed_query().ok()?, wanted.as_deref())
 }
 
 /// Whether the operation the request selects is a mutation (the document is parsed by
