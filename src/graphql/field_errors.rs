@@ -168,41 +168,20 @@ fn named_type(ty: &Type) -> &Name {
 /// way down, an object left out or made `null` because its fields failed is made anew.
 /// Returns false when the path does not fit the data.
 fn place_null(data: &mut Value, path: &[PathSegment]) -> bool {
-    let Some((last, above)) = path.split_last() else {
-        *data = Value::Null;
-        return true;
-    };
     let mut value = data;
-    for segment in above {
-        value = match (segment, value) {
+    for segment in path {
+        let child = match (segment, value) {
             (PathSegment::Field(key), value) => {
-                let Some(object) = object_of(value) else { return false };
-                object.entry(Name::new(key)).or_insert(Value::Null)
+                object_of(value).map(|object| object.entry(Name::new(key)).or_insert(Value::Null))
             }
-            (PathSegment::Index(index), Value::List(items)) => match items.get_mut(*index) {
-                Some(item) => item,
-                None => return false,
-            },
-            (PathSegment::Index(_), _) => return false,
+            (PathSegment::Index(index), Value::List(items)) => items.get_mut(*index),
+            (PathSegment::Index(_), _) => None,
         };
+        let Some(child) = child else { return false };
+        value = child;
     }
-    match (last, value) {
-        (PathSegment::Field(key), value) => match object_of(value) {
-            Some(object) => {
-                object.insert(Name::new(key), Value::Null);
-                true
-            }
-            None => false,
-        },
-        (PathSegment::Index(index), Value::List(items)) => match items.get_mut(*index) {
-            Some(item) => {
-                *item = Value::Null;
-                true
-            }
-            None => false,
-        },
-        (PathSegment::Index(_), _) => false,
-    }
+    *value = Value::Null;
+    true
 }
 
 /// The object `value` holds, making `null` (an object whose fields all failed) an empty one.
